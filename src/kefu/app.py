@@ -1,0 +1,69 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from kefu import __version__
+from kefu.core.db import make_engine, session_factory
+from kefu.core.settings import Settings, get_settings
+from kefu.core.web import BodySizeLimitMiddleware, LanguageMiddleware, install_problem_handlers
+from kefu.wiring import wire
+
+log = logging.getLogger("kefu")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    wire()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker: threading.Thread | None = None
+        if settings.embedded_worker:
+            from kefu.worker import run_forever
+
+            worker = threading.Thread(
+                target=run_forever, args=(engine, settings, stop), name="kefu-jobs", daemon=True
+            )
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=5)
+
+    app = FastAPI(
+        title="kefu",
+        version=__version__,
+        description="Support desk for cryptocurrency exchanges.",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.sessionmaker = session_factory(engine)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(LanguageMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    from kefu.audit.routes import router as audit_router
+    from kefu.identity.routes import router as identity_router
+    from kefu.tickets.routes import router as tickets_router
+    from kefu.web.routes import router as web_router
+
+    for router in (identity_router, tickets_router, audit_router, web_router):
+        app.include_router(router)
+    try:  # TEMP while the sla routes are written
+        from kefu.sla.routes import router as sla_router
+
+        app.include_router(sla_router)
+    except ImportError:
+        pass
+    return app

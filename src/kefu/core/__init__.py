@@ -1,0 +1,1 @@
+"""Cross-cutting foundations: settings, database, errors, i18n, clock and ids."""

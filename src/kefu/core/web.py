@@ -1,0 +1,181 @@
+"""FastAPI glue shared by every domain: the unit-of-work dependency, problem responses
+(RFC 9457), the request-language context and the body-size limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kefu.core import i18n
+from kefu.core.errors import KefuError, MalformedJson, PayloadTooLarge, ValidationFailed
+from kefu.core.i18n import N_
+
+log = logging.getLogger("kefu")
+
+PROBLEM_JSON = "application/problem+json"
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    404: ("not_found", N_("No such resource.")),
+    405: ("method_not_allowed", N_("This method is not allowed here.")),
+    413: ("payload_too_large", N_("The request body is too large.")),
+}
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed before the response is sent, rolled back on
+    any error — so a 2xx means the change is durable and a 4xx/5xx means nothing was written."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def problem(
+    request: Request | None,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://kefu.dev/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if request is not None:
+        body["instance"] = request.url.path
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
+                        headers={"Content-Language": i18n.current_language()})
+
+
+def problem_from_error(request: Request | None, error: KefuError) -> JSONResponse:
+    text = i18n.translate(error.message, **_translated_params(error.params))
+    return problem(request, status=error.status, code=error.code, title=text, detail=text)
+
+
+def _translated_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: i18n.translate(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+async def _kefu_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, KefuError)
+    return problem_from_error(request, exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_from_error(request, MalformedJson())
+    fields = [
+        {"loc": [str(p) for p in e.get("loc", ())], "type": e.get("type"), "msg": e.get("msg")}
+        for e in errors
+    ]
+    error = ValidationFailed()
+    text = i18n.translate(error.message)
+    return problem(request, status=422, code=error.code, title=text, detail=text,
+                   extra={"errors": fields})
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+    text = i18n.translate(message)
+    return problem(request, status=exc.status_code, code=code, title=text)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    text = i18n.translate(N_("Something went wrong on our side. Nothing was saved."))
+    return problem(request, status=500, code="internal_error", title=text)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(KefuError, _kefu_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+class LanguageMiddleware:
+    """Sets the request language from Accept-Language; routes that know the user refine it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+            i18n.set_language(i18n.negotiate(header) or i18n.default_language())
+        await self.app(scope, receive, send)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit with 413, by Content-Length or while streaming, before
+    any handler sees them — so an oversize request never half-writes anything."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_from_error(None, PayloadTooLarge(limit=self.max_bytes))
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from `receive`; an HTTPException so that body parsing passes it through."""
+
+    def __init__(self) -> None:
+        super().__init__(413)
+
+

@@ -1,0 +1,1 @@
+"""Customers (mirrored from the exchange), agents, roles and sign-in sessions."""

@@ -1,0 +1,86 @@
+"""Who is calling: an agent with a bearer session token, or a customer with a token the
+exchange signed. Every route depends on one of these; none is open by accident."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kefu.audit.service import Actor
+from kefu.core import i18n
+from kefu.core.errors import NotAuthenticated, PermissionDenied
+from kefu.core.web import DbSession
+from kefu.identity import service
+from kefu.identity.models import Agent, AgentSession, Customer
+from kefu.identity.permissions import Permission, has_permission
+
+
+@dataclass
+class Principal:
+    agent: Agent | None = None
+    agent_session: AgentSession | None = None
+    customer: Customer | None = None
+
+    @property
+    def actor(self) -> Actor:
+        if self.agent is not None:
+            return Actor.agent(self.agent.id)
+        assert self.customer is not None
+        return Actor.customer(self.customer.id)
+
+    @property
+    def key(self) -> str:
+        """Identifies the caller for idempotency keys and rate limits."""
+        return f"{self.actor.type}:{self.actor.id}"
+
+    def can(self, permission: Permission) -> bool:
+        return self.agent is not None and has_permission(self.agent.role, permission)
+
+
+def _credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if value:
+        return scheme.lower(), value.strip()
+    cookie = request.cookies.get("kefu_session")
+    return ("bearer", cookie) if cookie else None
+
+
+def current_principal(request: Request, db: DbSession) -> Principal:
+    credentials = _credentials(request)
+    if credentials is None:
+        raise NotAuthenticated()
+    scheme, value = credentials
+    if scheme == "bearer":
+        agent, agent_session = service.authenticate_agent(db, value)
+        i18n.set_language(agent.language)
+        return Principal(agent=agent, agent_session=agent_session)
+    if scheme == "customer":
+        customer = service.verify_customer_token(db, value)
+        i18n.set_language(customer.language)
+        return Principal(customer=customer)
+    raise NotAuthenticated()
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def current_agent(principal: CurrentPrincipal) -> Principal:
+    if principal.agent is None:
+        raise PermissionDenied()
+    return principal
+
+
+CurrentAgent = Annotated[Principal, Depends(current_agent)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentAgent) -> Principal:
+        if not principal.can(permission):
+            raise PermissionDenied()
+        return principal
+
+    return check

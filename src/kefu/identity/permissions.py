@@ -1,0 +1,51 @@
+"""Roles and what they may do. Every route checks one of these before it acts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from kefu.identity.models import Role
+
+
+class Permission(StrEnum):
+    TICKETS_READ = "tickets.read"
+    TICKETS_WRITE = "tickets.write"
+    TICKETS_ASSIGN_OTHERS = "tickets.assign_others"
+    TICKETS_READ_ALL_QUEUES = "tickets.read_all_queues"
+    RISK_QUEUE = "tickets.risk_queue"
+    CUSTOMERS_READ = "customers.read"
+    CUSTOMERS_WRITE = "customers.write"
+    SLA_MANAGE = "sla.manage"
+    AUDIT_READ = "audit.read"
+    AGENTS_MANAGE = "agents.manage"
+
+
+_AGENT = {
+    Permission.TICKETS_READ,
+    Permission.TICKETS_WRITE,
+    Permission.CUSTOMERS_READ,
+    Permission.CUSTOMERS_WRITE,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.AGENT: frozenset(_AGENT),
+    Role.SUPERVISOR: frozenset(
+        _AGENT
+        | {
+            Permission.TICKETS_ASSIGN_OTHERS,
+            Permission.TICKETS_READ_ALL_QUEUES,
+            Permission.RISK_QUEUE,
+            Permission.SLA_MANAGE,
+        }
+    ),
+    Role.RISK_OFFICER: frozenset(_AGENT | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS}),
+    Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
+    Role.ADMIN: frozenset(set(Permission)),
+}
+
+
+def has_permission(role: str, permission: Permission) -> bool:
+    try:
+        return permission in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""Service-level policies, business calendars, targets, breach detection and escalation."""

@@ -1,0 +1,1 @@
+"""Tickets, their conversations, queues, tiers, assignment, tags and escalation."""

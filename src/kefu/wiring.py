@@ -1,0 +1,19 @@
+"""Connects domain events to their handlers; called once by the app, the CLI and the worker."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from kefu.core.events import subscribe
+from kefu.tickets.models import Ticket
+from kefu.tickets.service import TICKET_CREATED
+
+
+def _start_sla_clocks(session: Session, ticket: Ticket) -> None:
+    from kefu.sla import service as sla_service
+
+    sla_service.attach_policy(session, ticket)
+
+
+def wire() -> None:
+    subscribe(TICKET_CREATED, _start_sla_clocks)
