@@ -86,6 +86,8 @@ def agent_headers(client: TestClient, agent: Agent) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def customer_headers(customer: Customer, lifetime: timedelta = timedelta(hours=1)) -> dict[str, str]:
+def customer_headers(
+    customer: Customer, lifetime: timedelta = timedelta(hours=1)
+) -> dict[str, str]:
     token = identity.sign_customer_token(customer.external_id, utcnow() + lifetime)
     return {"Authorization": f"Customer {token}"}

@@ -18,8 +18,9 @@ app.add_typer(audit_app, name="audit")
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=get_settings().log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -72,8 +73,9 @@ def demo(
     engine.dispose()
     if seed_only:
         return
-    uvicorn.run("kefu.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port)
+    uvicorn.run(
+        "kefu.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
+    )
 
 
 @app.command()

@@ -17,8 +17,9 @@ class AuditEntry(Base):
     __tablename__ = "audit_entries"
 
     # A dense sequence assigned under the chain head lock, so a gap means a deleted row.
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                      autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     at: Mapped[datetime]
     actor_type: Mapped[str] = mapped_column(String(20))  # agent, customer, bot, system
     actor_id: Mapped[str | None] = mapped_column(String(64))

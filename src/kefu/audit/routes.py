@@ -52,16 +52,32 @@ def query(
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
-    entries = service.query(db, action=action, actor_id=actor_id, subject_id=subject_id,
-                            since=since, until=until, after_seq=after_seq, limit=limit)
+    entries = service.query(
+        db,
+        action=action,
+        actor_id=actor_id,
+        subject_id=subject_id,
+        since=since,
+        until=until,
+        after_seq=after_seq,
+        limit=limit,
+    )
     result = [AuditEntryOut.model_validate(e) for e in entries]
-    service.record(db, principal.actor, "audit.queried",
-                   data={"action": action, "subject_id": subject_id, "count": len(result)})
+    service.record(
+        db,
+        principal.actor,
+        "audit.queried",
+        data={"action": action, "subject_id": subject_id, "count": len(result)},
+    )
     return result
 
 
 @router.get("/verify", response_model=VerifyOut)
 def verify(db: DbSession, principal: Auditor) -> VerifyOut:
     result = service.verify(db)
-    return VerifyOut(ok=result.ok, checked=result.checked,
-                     first_broken_seq=result.first_broken_seq, reason=result.reason)
+    return VerifyOut(
+        ok=result.ok,
+        checked=result.checked,
+        first_broken_seq=result.first_broken_seq,
+        reason=result.reason,
+    )

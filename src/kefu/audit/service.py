@@ -88,7 +88,9 @@ def record(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction: it commits or rolls back with the action."""
     payload = json.loads(json.dumps(data or {}, default=str))
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
     at = utcnow()
     seq = head.last_seq + 1
     digest = entry_hash(

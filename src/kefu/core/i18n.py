@@ -80,7 +80,7 @@ def translate(message: str, language: str | None = None, **params: Any) -> str:
     return text % params if params else text
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional extraction keyword
+def N_(message: str) -> str:
     """Marks a msgid for extraction where it is translated later (e.g. class attributes)."""
     return message
 

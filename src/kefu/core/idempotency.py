@@ -67,5 +67,7 @@ def run_idempotent(
             )
     except IntegrityError:
         # A concurrent retry with the same key won the race; this transaction rolls back.
-        raise Conflict(N_("A request with this Idempotency-Key is already being processed.")) from None
+        raise Conflict(
+            N_("A request with this Idempotency-Key is already being processed.")
+        ) from None
     return status_code, body

@@ -68,8 +68,12 @@ def problem(
         body["instance"] = request.url.path
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
-                        headers={"Content-Language": i18n.current_language()})
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={"Content-Language": i18n.current_language()},
+    )
 
 
 def problem_from_error(request: Request | None, error: KefuError) -> JSONResponse:
@@ -97,8 +101,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     error = ValidationFailed()
     text = i18n.translate(error.message)
-    return problem(request, status=422, code=error.code, title=text, detail=text,
-                   extra={"errors": fields})
+    return problem(
+        request, status=422, code=error.code, title=text, detail=text, extra={"errors": fields}
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -177,5 +182,3 @@ class _BodyTooLarge(StarletteHTTPException):
 
     def __init__(self) -> None:
         super().__init__(413)
-
-

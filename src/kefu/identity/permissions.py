@@ -38,7 +38,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SLA_MANAGE,
         }
     ),
-    Role.RISK_OFFICER: frozenset(_AGENT | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS}),
+    Role.RISK_OFFICER: frozenset(
+        _AGENT | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS}
+    ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
     Role.ADMIN: frozenset(set(Permission)),
 }

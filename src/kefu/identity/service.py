@@ -73,8 +73,14 @@ def create_agent(
     )
     session.add(agent)
     session.flush()
-    record(session, actor or Actor.system(), "agent.created", subject_type="agent",
-           subject_id=agent.id, data={"role": str(role), "teams": agent.teams})
+    record(
+        session,
+        actor or Actor.system(),
+        "agent.created",
+        subject_type="agent",
+        subject_id=agent.id,
+        data={"role": str(role), "teams": agent.teams},
+    )
     return agent
 
 
@@ -91,8 +97,13 @@ def login(session: Session, email: str, password: str) -> IssuedSession:
     try:
         _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        record(session, Actor.system(), "agent.login_failed",
-               subject_type="agent", subject_id=agent.id if agent else None)
+        record(
+            session,
+            Actor.system(),
+            "agent.login_failed",
+            subject_type="agent",
+            subject_id=agent.id if agent else None,
+        )
         raise InvalidCredentials() from None
     if agent is None or not agent.active:
         raise InvalidCredentials()
@@ -108,8 +119,14 @@ def login(session: Session, email: str, password: str) -> IssuedSession:
     )
     session.add(agent_session)
     session.flush()
-    record(session, Actor.agent(agent.id), "agent.login", subject_type="agent",
-           subject_id=agent.id, data={"session_id": agent_session.id})
+    record(
+        session,
+        Actor.agent(agent.id),
+        "agent.login",
+        subject_type="agent",
+        subject_id=agent.id,
+        data={"session_id": agent_session.id},
+    )
     return IssuedSession(token, agent_session, agent)
 
 
@@ -127,8 +144,13 @@ def authenticate_agent(session: Session, token: str) -> tuple[Agent, AgentSessio
 
 def logout(session: Session, agent_session: AgentSession) -> None:
     agent_session.revoked_at = utcnow()
-    record(session, Actor.agent(agent_session.agent_id), "agent.logout",
-           subject_type="agent", subject_id=agent_session.agent_id)
+    record(
+        session,
+        Actor.agent(agent_session.agent_id),
+        "agent.logout",
+        subject_type="agent",
+        subject_id=agent_session.agent_id,
+    )
 
 
 # --- customers ---------------------------------------------------------------------------
@@ -136,8 +158,9 @@ def logout(session: Session, agent_session: AgentSession) -> None:
 
 def sign_customer_token(external_id: str, expires_at: datetime, secret: str | None = None) -> str:
     """What the exchange does to vouch for a logged-in user: HMAC-SHA256 over id and expiry."""
-    body = json.dumps({"sub": external_id, "exp": int(expires_at.timestamp())},
-                      separators=(",", ":")).encode()
+    body = json.dumps(
+        {"sub": external_id, "exp": int(expires_at.timestamp())}, separators=(",", ":")
+    ).encode()
     key = (secret or get_settings().customer_token_secret).encode()
     signature = hmac.new(key, body, hashlib.sha256).digest()
     encode = base64.urlsafe_b64encode
@@ -194,9 +217,13 @@ def upsert_customer(
     customer.phone = phone
     customer.tier = tier
     session.flush()
-    record(session, actor or Actor.system(),
-           "customer.created" if created else "customer.updated",
-           subject_type="customer", subject_id=customer.id)
+    record(
+        session,
+        actor or Actor.system(),
+        "customer.created" if created else "customer.updated",
+        subject_type="customer",
+        subject_id=customer.id,
+    )
     return customer
 
 

@@ -66,7 +66,7 @@ class PostgresCluster:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         if self.as_user:
             cmd = ["runuser", "-u", self.as_user, "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        subprocess.run(cmd, check=True, capture_output=True, text=True)  # noqa: S603 - our own binaries
 
     def stop(self) -> None:
         try:
@@ -85,13 +85,32 @@ def start_cluster(fsync: bool = False) -> PostgresCluster:
         shutil.chown(base, user=as_user)
         os.chmod(base, 0o700)
     cluster = PostgresCluster(datadir=datadir, port=_free_port(), bindir=bindir, as_user=as_user)
-    cluster._run("initdb", "-D", str(datadir), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C.UTF-8")
+    cluster._run(
+        "initdb",
+        "-D",
+        str(datadir),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+    )
     options = f"-p {cluster.port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
     if not fsync:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    cluster._run("pg_ctl", "-D", str(datadir), "-o", options, "-l", str(base / "log"), "-w",
-                 "-t", "60", "start")
+    cluster._run(
+        "pg_ctl",
+        "-D",
+        str(datadir),
+        "-o",
+        options,
+        "-l",
+        str(base / "log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -123,8 +123,13 @@ def list_tickets(
     )
     tickets = service.list_tickets(db, filters, agent=principal.agent, customer=principal.customer)
     if principal.agent is not None and tickets:
-        record(db, principal.actor, "ticket.listed", subject_type="ticket_list",
-               data={"count": len(tickets), "ids": [t.id for t in tickets]})
+        record(
+            db,
+            principal.actor,
+            "ticket.listed",
+            subject_type="ticket_list",
+            data={"count": len(tickets), "ids": [t.id for t in tickets]},
+        )
     next_id = tickets[-1].id if len(tickets) == limit else None
     return TicketPage(items=[TicketOut.of(t) for t in tickets], next_before_id=next_id)
 
@@ -139,8 +144,7 @@ def get_ticket(ticket_id: str, db: DbSession, principal: CurrentPrincipal) -> Ti
 @router.get("/tickets/{ticket_id}/messages", response_model=list[MessageOut])
 def list_messages(ticket_id: str, db: DbSession, principal: CurrentPrincipal) -> list[MessageOut]:
     ticket = load_ticket(db, ticket_id, principal)
-    record(db, principal.actor, "ticket.messages_read", subject_type="ticket",
-           subject_id=ticket.id)
+    record(db, principal.actor, "ticket.messages_read", subject_type="ticket", subject_id=ticket.id)
     messages = service.list_messages(db, ticket, include_internal=principal.agent is not None)
     return [MessageOut.model_validate(m) for m in messages]
 
@@ -208,9 +212,7 @@ def de_escalate(
     ticket_id: str, body: TierChange, db: DbSession, principal: WriteAgent
 ) -> TicketOut:
     ticket = load_ticket(db, ticket_id, principal)
-    return TicketOut.of(
-        service.de_escalate(db, ticket, principal.actor, body.reason, body.to_tier)
-    )
+    return TicketOut.of(service.de_escalate(db, ticket, principal.actor, body.reason, body.to_tier))
 
 
 @router.post("/tickets/{ticket_id}/priority", response_model=TicketOut)
@@ -233,9 +235,7 @@ def assign(ticket_id: str, body: Assignment, db: DbSession, principal: WriteAgen
         return TicketOut.of(service.auto_assign(db, ticket, principal.actor))
     if body.agent_id is None:
         return TicketOut.of(service.unassign(db, ticket, principal.actor))
-    if body.agent_id != principal.agent.id and not principal.can(
-        Permission.TICKETS_ASSIGN_OTHERS
-    ):
+    if body.agent_id != principal.agent.id and not principal.can(Permission.TICKETS_ASSIGN_OTHERS):
         raise PermissionDenied()
     agent = identity.get_agent(db, body.agent_id)
     return TicketOut.of(service.assign(db, ticket, agent, principal.actor))

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor, record
 from kefu.core.clock import utcnow
-from kefu.core.events import publish
 from kefu.core.errors import BadRequest, Conflict, InvalidTransition, NotFound, PermissionDenied
+from kefu.core.events import publish
 from kefu.core.i18n import N_, normalize_language
 from kefu.core.ids import new_id
 from kefu.identity.models import Agent, Customer
@@ -41,8 +41,9 @@ OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER, Status.PENDIN
 
 # Allowed status moves. `closed` is final; a solved ticket can be reopened.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.NEW: frozenset({Status.OPEN, Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL,
-                           Status.SOLVED}),
+    Status.NEW: frozenset(
+        {Status.OPEN, Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL, Status.SOLVED}
+    ),
     Status.OPEN: frozenset({Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL, Status.SOLVED}),
     Status.PENDING_CUSTOMER: frozenset({Status.OPEN, Status.PENDING_INTERNAL, Status.SOLVED}),
     Status.PENDING_INTERNAL: frozenset({Status.OPEN, Status.PENDING_CUSTOMER, Status.SOLVED}),
@@ -127,8 +128,14 @@ def _event(
     audit_data: dict[str, Any] = {"from": from_value, "to": to_value, **(data or {})}
     if reason:
         audit_data["reason"] = reason
-    record(session, actor, f"ticket.{kind}", subject_type="ticket", subject_id=ticket.id,
-           data=audit_data)
+    record(
+        session,
+        actor,
+        f"ticket.{kind}",
+        subject_type="ticket",
+        subject_id=ticket.id,
+        data=audit_data,
+    )
     return event
 
 
@@ -280,13 +287,16 @@ class TicketFilter:
     limit: int = 50
 
 
-def _visible_to_agent(stmt: Select[tuple[Ticket]], agent: Agent) -> Select[tuple[Ticket]]:
+def _visible_to_agent(stmt: Select[Ticket], agent: Agent) -> Select[Ticket]:
     if has_permission(agent.role, Permission.TICKETS_READ_ALL_QUEUES):
         if not has_permission(agent.role, Permission.RISK_QUEUE):
             stmt = stmt.where((Ticket.team != Team.RISK) | (Ticket.assignee_id == agent.id))
         return stmt
-    teams = [t for t in agent.teams if t != Team.RISK or has_permission(agent.role,
-                                                                         Permission.RISK_QUEUE)]
+    teams = [
+        t
+        for t in agent.teams
+        if t != Team.RISK or has_permission(agent.role, Permission.RISK_QUEUE)
+    ]
     return stmt.where(
         (Ticket.assignee_id == agent.id)
         | (Ticket.team.in_(teams) & Ticket.language.in_(agent.languages))
@@ -366,8 +376,14 @@ def add_message(
         if ticket.status == Status.NEW:
             _set_status(session, ticket, Status.OPEN, actor, reason=None)
     ticket.updated_at = now
-    record(session, actor, "ticket.message_added", subject_type="ticket", subject_id=ticket.id,
-           data={"message_id": message.id, "kind": kind})
+    record(
+        session,
+        actor,
+        "ticket.message_added",
+        subject_type="ticket",
+        subject_id=ticket.id,
+        data={"message_id": message.id, "kind": kind},
+    )
     return message
 
 
@@ -408,8 +424,16 @@ def _set_status(
     elif current == Status.SOLVED:
         ticket.solved_at = None
     reopened = current == Status.SOLVED and target == Status.OPEN
-    _event(session, ticket, "status_changed", actor, from_value=current, to_value=target,
-           reason=reason, data={"reopened": reopened})
+    _event(
+        session,
+        ticket,
+        "status_changed",
+        actor,
+        from_value=current,
+        to_value=target,
+        reason=reason,
+        data={"reopened": reopened},
+    )
 
 
 def change_status(
@@ -434,8 +458,15 @@ def set_priority(
     previous = ticket.priority
     ticket.priority = priority
     ticket.updated_at = utcnow()
-    _event(session, ticket, "priority_changed", actor, from_value=previous, to_value=priority,
-           reason=reason)
+    _event(
+        session,
+        ticket,
+        "priority_changed",
+        actor,
+        from_value=previous,
+        to_value=priority,
+        reason=reason,
+    )
     session.flush()
     return ticket
 
@@ -451,8 +482,16 @@ def _move_tier(
     if team != previous_team:
         # The old team's agent may not serve the new queue: the ticket goes back to the pool.
         ticket.assignee_id = None
-    _event(session, ticket, kind, actor, from_value=previous_tier, to_value=tier, reason=reason,
-           data={"from_team": previous_team, "to_team": team})
+    _event(
+        session,
+        ticket,
+        kind,
+        actor,
+        from_value=previous_tier,
+        to_value=tier,
+        reason=reason,
+        data={"from_team": previous_team, "to_team": team},
+    )
     session.flush()
     return ticket
 
@@ -503,11 +542,14 @@ def de_escalate(
 
 
 def open_load(session: Session, agent_id: str) -> int:
-    return session.scalar(
-        select(func.count(Ticket.id)).where(
-            Ticket.assignee_id == agent_id, Ticket.status.in_(OPEN_STATUSES)
+    return (
+        session.scalar(
+            select(func.count(Ticket.id)).where(
+                Ticket.assignee_id == agent_id, Ticket.status.in_(OPEN_STATUSES)
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def assign(session: Session, ticket: Ticket, agent: Agent, actor: Actor) -> Ticket:
@@ -522,8 +564,15 @@ def _assign(session: Session, ticket: Ticket, agent: Agent, actor: Actor, mode: 
     previous = ticket.assignee_id
     ticket.assignee_id = agent.id
     ticket.updated_at = agent.last_assigned_at = utcnow()
-    _event(session, ticket, "assigned", actor, from_value=previous, to_value=agent.id,
-           data={"mode": mode})
+    _event(
+        session,
+        ticket,
+        "assigned",
+        actor,
+        from_value=previous,
+        to_value=agent.id,
+        data={"mode": mode},
+    )
     session.flush()
     return ticket
 
