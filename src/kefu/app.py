@@ -55,15 +55,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     from kefu.audit.routes import router as audit_router
     from kefu.identity.routes import router as identity_router
+    from kefu.sla.routes import router as sla_router
     from kefu.tickets.routes import router as tickets_router
     from kefu.web.routes import router as web_router
 
-    for router in (identity_router, tickets_router, audit_router, web_router):
+    for router in (identity_router, tickets_router, sla_router, audit_router, web_router):
         app.include_router(router)
-    try:  # TEMP while the sla routes are written
-        from kefu.sla.routes import router as sla_router
-
-        app.include_router(sla_router)
-    except ImportError:
-        pass
     return app

@@ -8,9 +8,9 @@ import threading
 import typer
 import uvicorn
 
+from kefu.bootstrap import prepare_database
 from kefu.core.db import make_engine, session_scope
 from kefu.core.settings import get_settings
-from kefu.migrations import upgrade
 
 app = typer.Typer(help="kefu — support desk for cryptocurrency exchanges.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -27,7 +27,7 @@ def _configure_logging() -> None:
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
     settings = get_settings()
-    upgrade(settings.database_url)
+    prepare_database(settings.database_url)
     typer.echo("database is at the latest schema")
 
 
@@ -40,7 +40,7 @@ def serve(
     """Migrate, then serve the desk."""
     _configure_logging()
     settings = get_settings()
-    upgrade(settings.database_url)
+    prepare_database(settings.database_url)
     uvicorn.run(
         "kefu.app:create_app",
         factory=True,
@@ -62,7 +62,7 @@ def demo(
 
     _configure_logging()
     settings = get_settings()
-    upgrade(settings.database_url)
+    prepare_database(settings.database_url)
     engine = make_engine(settings.database_url)
     from kefu.wiring import wire
 

@@ -52,7 +52,9 @@ from kefu.tickets.models import (
     Tier,
 )
 
-PAUSING_STATUS = Status.PENDING_CUSTOMER
+# The clock stands still while the ticket waits for the customer, and while it is solved (which
+# only matters once it is reopened: the days it sat solved are not the desk's delay).
+PAUSING_STATUSES = frozenset({Status.PENDING_CUSTOMER, Status.SOLVED})
 DONE_STATUSES = frozenset({Status.SOLVED, Status.CLOSED})
 PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
 
@@ -70,8 +72,8 @@ class TargetState(StrEnum):
     BREACHED = "breached"
 
 
-class CalendarRequired(Conflict):
-    code = "calendar_in_use"
+class CalendarRequired(ValidationFailed):
+    code = "calendar_required"
     message = N_("Business hours need a calendar; choose one for this policy.")
 
 
@@ -444,7 +446,8 @@ def paused_intervals(
 ) -> tuple[list[Interval], bool]:
     """When the clock stood still (the ticket waited for the customer) and whether it does now.
 
-    Rebuilt from "status_changed" events: entering pending_customer pauses, leaving resumes.
+    Rebuilt from "status_changed" events: entering pending_customer (or solved) pauses,
+    leaving it resumes.
     The ticket row is the tiebreaker if events are missing (e.g. it was created pending).
     """
     events = session.scalars(
@@ -454,20 +457,20 @@ def paused_intervals(
     ).all()
     pauses: list[Interval] = []
     since: datetime | None = None
-    if events and events[0].from_value == PAUSING_STATUS:
+    if events and events[0].from_value in PAUSING_STATUSES:
         since = as_utc(ticket.created_at)
     for event in events:
         at = as_utc(event.at)
         if at > now:
             break
-        if event.to_value == PAUSING_STATUS and since is None:
+        if event.to_value in PAUSING_STATUSES and since is None:
             since = at
-        elif event.to_value != PAUSING_STATUS and since is not None:
+        elif event.to_value not in PAUSING_STATUSES and since is not None:
             pauses.append((since, at))
             since = None
-    if ticket.status == PAUSING_STATUS and since is None:
+    if ticket.status in PAUSING_STATUSES and since is None:
         since = as_utc(ticket.status_changed_at)
-    elif ticket.status != PAUSING_STATUS and since is not None:
+    elif ticket.status not in PAUSING_STATUSES and since is not None:
         pauses.append((since, min(as_utc(ticket.status_changed_at), now)))
         since = None
     paused_now = since is not None and since <= now

@@ -102,7 +102,7 @@ class Ticket(IdMixin, TimestampMixin, Base):
 
     @property
     def tag_names(self) -> list[str]:
-        return [t.tag for t in self.tags]
+        return sorted(t.tag for t in self.tags)
 
 
 class TicketTag(Base):
