@@ -47,6 +47,18 @@ def get_db(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
+def request_language(request: Request | None) -> str:
+    """The user's own language once a route has identified them, else the negotiated one.
+
+    Sync dependencies run in a worker thread, so a context variable they set does not reach
+    the exception handlers; `request.state` does."""
+    if request is not None:
+        language = getattr(request.state, "language", None)
+        if isinstance(language, str):
+            return language
+    return i18n.current_language()
+
+
 def problem(
     request: Request | None,
     *,
@@ -77,12 +89,12 @@ def problem(
 
 
 def problem_from_error(request: Request | None, error: KefuError) -> JSONResponse:
-    text = i18n.translate(error.message, **_translated_params(error.params))
+    language = request_language(request)
+    params = {
+        k: i18n.translate(v, language) if isinstance(v, str) else v for k, v in error.params.items()
+    }
+    text = i18n.translate(error.message, language, **params)
     return problem(request, status=error.status, code=error.code, title=text, detail=text)
-
-
-def _translated_params(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: i18n.translate(v) if isinstance(v, str) else v for k, v in params.items()}
 
 
 async def _kefu_error(request: Request, exc: Exception) -> JSONResponse:
@@ -100,7 +112,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for e in errors
     ]
     error = ValidationFailed()
-    text = i18n.translate(error.message)
+    text = i18n.translate(error.message, request_language(request))
     return problem(
         request, status=422, code=error.code, title=text, detail=text, extra={"errors": fields}
     )
@@ -109,13 +121,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-    text = i18n.translate(message)
+    text = i18n.translate(message, request_language(request))
     return problem(request, status=exc.status_code, code=code, title=text)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    text = i18n.translate(N_("Something went wrong on our side. Nothing was saved."))
+    text = i18n.translate(
+        N_("Something went wrong on our side. Nothing was saved."), request_language(request)
+    )
     return problem(request, status=500, code="internal_error", title=text)
 
 

@@ -49,6 +49,12 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return ("bearer", cookie) if cookie else None
 
 
+def _use_language(request: Request, language: str) -> None:
+    """The user's own setting wins over Accept-Language for everything this request says."""
+    request.state.language = language
+    i18n.set_language(language)
+
+
 def current_principal(request: Request, db: DbSession) -> Principal:
     credentials = _credentials(request)
     if credentials is None:
@@ -56,11 +62,11 @@ def current_principal(request: Request, db: DbSession) -> Principal:
     scheme, value = credentials
     if scheme == "bearer":
         agent, agent_session = service.authenticate_agent(db, value)
-        i18n.set_language(agent.language)
+        _use_language(request, agent.language)
         return Principal(agent=agent, agent_session=agent_session)
     if scheme == "customer":
         customer = service.verify_customer_token(db, value)
-        i18n.set_language(customer.language)
+        _use_language(request, customer.language)
         return Principal(customer=customer)
     raise NotAuthenticated()
 

@@ -230,14 +230,14 @@ def upsert_customer(
 def get_customer(session: Session, customer_id: str) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(kind="customer", id=customer_id)
+        raise NotFound(kind=N_("Customer"), id=customer_id)
     return customer
 
 
 def get_agent(session: Session, agent_id: str) -> Agent:
     agent = session.get(Agent, agent_id)
     if agent is None:
-        raise NotFound(kind="agent", id=agent_id)
+        raise NotFound(kind=N_("Agent"), id=agent_id)
     return agent
 
 

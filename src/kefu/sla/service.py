@@ -135,7 +135,7 @@ def policy_calendar(session: Session, policy: SlaPolicy) -> Calendar:
 def get_calendar(session: Session, calendar_id: str) -> BusinessCalendar:
     model = session.get(BusinessCalendar, calendar_id)
     if model is None:
-        raise NotFound(kind="Business calendar", id=calendar_id)
+        raise NotFound(kind=N_("Business calendar"), id=calendar_id)
     return model
 
 
@@ -208,7 +208,7 @@ def update_calendar(
 def get_policy(session: Session, policy_id: str) -> SlaPolicy:
     policy = session.get(SlaPolicy, policy_id)
     if policy is None:
-        raise NotFound(kind="SLA policy", id=policy_id)
+        raise NotFound(kind=N_("SLA policy"), id=policy_id)
     return policy
 
 

@@ -236,7 +236,7 @@ def _clean_tags(tags: list[str]) -> list[str]:
 def get_ticket(session: Session, ticket_id: str) -> Ticket:
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise NotFound(kind="ticket", id=ticket_id)
+        raise NotFound(kind=N_("Ticket"), id=ticket_id)
     return ticket
 
 
@@ -264,12 +264,12 @@ def agent_can_access(agent: Agent, ticket: Ticket) -> bool:
 def ensure_agent_access(agent: Agent, ticket: Ticket) -> None:
     if not agent_can_access(agent, ticket):
         # Same answer as a missing ticket: an agent learns nothing about queues they don't serve.
-        raise NotFound(kind="ticket", id=ticket.id)
+        raise NotFound(kind=N_("Ticket"), id=ticket.id)
 
 
 def ensure_customer_access(customer: Customer, ticket: Ticket) -> None:
     if ticket.customer_id != customer.id:
-        raise NotFound(kind="ticket", id=ticket.id)
+        raise NotFound(kind=N_("Ticket"), id=ticket.id)
 
 
 @dataclass(frozen=True)
