@@ -24,6 +24,7 @@ from kefu.core.settings import Settings
 from kefu.migrations import upgrade
 from kefu.testing.postgres import PostgresCluster, start_cluster
 from kefu.wiring import wire
+from tests.core.helpers import use_fast_password_hashing
 
 BACKENDS = [b for b in os.environ.get("KEFU_TEST_DATABASES", "sqlite,postgresql").split(",") if b]
 _counter = itertools.count()
@@ -66,7 +67,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
     name = f"kefu_test_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(cluster.admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}" STRATEGY FILE_COPY')
     request.addfinalizer(lambda: _drop(cluster, name))
     return cluster.url(name)
 
@@ -103,6 +104,14 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     app = create_app(settings, engine)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with the cost turned down so tests can sign in many agents quickly; tests
+    marked `production_password_hashing` keep the real parameters (and check them)."""
+    if request.node.get_closest_marker("production_password_hashing") is None:
+        use_fast_password_hashing(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

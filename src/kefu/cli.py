@@ -59,23 +59,21 @@ def demo(
 ) -> None:
     """Migrate, seed demo data (once), and serve."""
     from kefu.demo.seed import seed_demo
+    from kefu.wiring import wire
 
     _configure_logging()
     settings = get_settings()
+    host, port = host or settings.host, port or settings.port
     prepare_database(settings.database_url)
     engine = make_engine(settings.database_url)
-    from kefu.wiring import wire
-
     wire()
     with session_scope(engine) as session:
-        report = seed_demo(session, tickets=tickets)
+        report = seed_demo(session, tickets=tickets, base_url=f"http://{host}:{port}")
     typer.echo(report)
     engine.dispose()
     if seed_only:
         return
-    uvicorn.run(
-        "kefu.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
-    )
+    uvicorn.run("kefu.app:create_app", factory=True, host=host, port=port)
 
 
 @app.command()

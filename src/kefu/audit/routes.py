@@ -75,6 +75,16 @@ def query(
 @router.get("/verify", response_model=VerifyOut)
 def verify(db: DbSession, principal: Auditor) -> VerifyOut:
     result = service.verify(db)
+    service.record(
+        db,
+        principal.actor,
+        "audit.verified",
+        data={
+            "ok": result.ok,
+            "checked": result.checked,
+            "first_broken_seq": result.first_broken_seq,
+        },
+    )
     return VerifyOut(
         ok=result.ok,
         checked=result.checked,

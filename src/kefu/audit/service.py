@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.models import GENESIS_HASH, AuditEntry, AuditHead
@@ -88,8 +88,12 @@ def record(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction: it commits or rolls back with the action."""
     payload = json.loads(json.dumps(data or {}, default=str))
+    # populate_existing: a head this session loaded in an earlier transaction is stale.
     head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        select(AuditHead)
+        .where(AuditHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one()
     at = utcnow()
     seq = head.last_seq + 1
@@ -131,17 +135,34 @@ class VerifyResult:
     reason: str | None = None
 
 
-def _entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
+_CHAIN_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.at,
+    AuditEntry.actor_type,
+    AuditEntry.actor_id,
+    AuditEntry.action,
+    AuditEntry.subject_type,
+    AuditEntry.subject_id,
+    AuditEntry.data,
+    AuditEntry.prev_hash,
+    AuditEntry.hash,
+)
+
+
+def _entries(session: Session, batch: int = 1000) -> Iterator[Row[Any]]:
+    """Plain rows in batches: nothing enters the caller's identity map, memory stays flat."""
     last = 0
     while True:
-        rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        rows = session.execute(
+            select(*_CHAIN_COLUMNS)
+            .where(AuditEntry.seq > last)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
         ).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
-        session.expunge_all()
 
 
 def verify(session: Session) -> VerifyResult:
@@ -172,7 +193,9 @@ def verify(session: Session) -> VerifyResult:
         expected_prev = entry.hash
         expected_seq += 1
         checked += 1
-    head = session.get(AuditHead, 1)
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
     if head is not None and (head.last_seq != checked or head.last_hash != expected_prev):
         return VerifyResult(
             False, checked, checked + 1, "entries after this point were removed from the tail"

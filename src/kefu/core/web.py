@@ -84,7 +84,7 @@ def problem(
         body,
         status_code=status,
         media_type=PROBLEM_JSON,
-        headers={"Content-Language": i18n.current_language()},
+        headers={"Content-Language": request_language(request)},
     )
 
 

@@ -106,6 +106,14 @@ def login(session: Session, email: str, password: str) -> IssuedSession:
         )
         raise InvalidCredentials() from None
     if agent is None or not agent.active:
+        record(
+            session,
+            Actor.system(),
+            "agent.login_failed",
+            subject_type="agent",
+            subject_id=agent.id if agent else None,
+            data={"reason": "inactive" if agent else "unknown"},
+        )
         raise InvalidCredentials()
     if _hasher.check_needs_rehash(agent.password_hash):
         agent.password_hash = hash_password(password)

@@ -119,9 +119,10 @@ def list_tickets(
         customer_id=customer_id,
         tag=tag,
         before_id=before_id,
-        limit=limit,
+        limit=limit + 1,
     )
-    tickets = service.list_tickets(db, filters, agent=principal.agent, customer=principal.customer)
+    found = service.list_tickets(db, filters, agent=principal.agent, customer=principal.customer)
+    tickets, more = found[:limit], len(found) > limit
     if principal.agent is not None and tickets:
         record(
             db,
@@ -130,7 +131,7 @@ def list_tickets(
             subject_type="ticket_list",
             data={"count": len(tickets), "ids": [t.id for t in tickets]},
         )
-    next_id = tickets[-1].id if len(tickets) == limit else None
+    next_id = tickets[-1].id if more else None
     return TicketPage(items=[TicketOut.of(t) for t in tickets], next_before_id=next_id)
 
 

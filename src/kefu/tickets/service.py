@@ -310,7 +310,8 @@ def list_tickets(
     agent: Agent | None = None,
     customer: Customer | None = None,
 ) -> list[Ticket]:
-    """Newest first, keyset-paginated on the time-ordered id (`before_id`)."""
+    """Newest first, keyset-paginated on the time-ordered id (`before_id`); `limit` is the
+    caller's business (ask for one more than a page to learn whether another follows)."""
     stmt = select(Ticket)
     if agent is not None:
         stmt = _visible_to_agent(stmt, agent)

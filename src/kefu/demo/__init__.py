@@ -1,0 +1,1 @@
+"""Demo data for `kefu demo`: a desk that looks lived-in, built through the real services."""

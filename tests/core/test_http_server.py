@@ -1,0 +1,81 @@
+"""The app over a real socket: uvicorn on a loopback port, httpx as the client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from kefu.app import create_app
+from kefu.core.settings import Settings
+from tests.factories import PASSWORD, customer_headers, make_agent, make_customer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def base_url(settings: Settings, engine: Engine) -> Iterator[str]:
+    port = _free_port()
+    config = uvicorn.Config(
+        app=create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive(), "uvicorn exited during start-up"
+        assert time.monotonic() < deadline, "uvicorn did not start in time"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_login_create_and_read_over_http(base_url: str, session: Session) -> None:
+    agent = make_agent(session)
+    customer = make_customer(session)
+
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+
+        login = http.post("/api/v1/auth/login", json={"email": agent.email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        auth = {"Authorization": f"Bearer {login.json()['token']}"}
+
+        created = http.post(
+            "/api/v1/tickets",
+            json={
+                "subject": "KYC stuck",
+                "body": "Level 2 pending",
+                "category": "kyc",
+                "customer_id": customer.id,
+            },
+            headers={**auth, "Idempotency-Key": "http-1"},
+        )
+        assert created.status_code == 201, created.text
+        ticket = created.json()
+
+        fetched = http.get(f"/api/v1/tickets/{ticket['id']}", headers=auth)
+        assert fetched.status_code == 200
+        assert fetched.json() == ticket
+
+        mine = http.get("/api/v1/tickets", headers=customer_headers(customer))
+        assert [t["id"] for t in mine.json()["items"]] == [ticket["id"]]
+
+        unauthenticated = http.get(f"/api/v1/tickets/{ticket['id']}")
+        assert unauthenticated.status_code == 401
+        assert unauthenticated.headers["content-type"].startswith("application/problem+json")
