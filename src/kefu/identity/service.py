@@ -9,6 +9,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -91,30 +92,28 @@ class IssuedSession:
     agent: Agent
 
 
+def _login_failed(session: Session, agent: Agent | None, reason: str) -> NoReturn:
+    """Record the failed attempt (the route commits it despite the error), then refuse."""
+    record(
+        session,
+        Actor.system(),
+        "agent.login_failed",
+        subject_type="agent",
+        subject_id=agent.id if agent else None,
+        data={"reason": reason},
+    )
+    raise InvalidCredentials()
+
+
 def login(session: Session, email: str, password: str) -> IssuedSession:
     """Check the password (argon2, constant-time) and issue a bearer token."""
     agent = session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
     try:
         _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        record(
-            session,
-            Actor.system(),
-            "agent.login_failed",
-            subject_type="agent",
-            subject_id=agent.id if agent else None,
-        )
-        raise InvalidCredentials() from None
+        _login_failed(session, agent, "password")
     if agent is None or not agent.active:
-        record(
-            session,
-            Actor.system(),
-            "agent.login_failed",
-            subject_type="agent",
-            subject_id=agent.id if agent else None,
-            data={"reason": "inactive" if agent else "unknown"},
-        )
-        raise InvalidCredentials()
+        _login_failed(session, agent, "inactive" if agent else "unknown")
     if _hasher.check_needs_rehash(agent.password_hash):
         agent.password_hash = hash_password(password)
     token = secrets.token_urlsafe(32)
