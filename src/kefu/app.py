@@ -13,7 +13,12 @@ from sqlalchemy import Engine
 from kefu import __version__
 from kefu.core.db import make_engine, session_factory
 from kefu.core.settings import Settings, get_settings
-from kefu.core.web import BodySizeLimitMiddleware, LanguageMiddleware, install_problem_handlers
+from kefu.core.web import (
+    BodySizeLimitMiddleware,
+    LanguageMiddleware,
+    NulCharacterMiddleware,
+    install_problem_handlers,
+)
 from kefu.wiring import wire
 
 log = logging.getLogger("kefu")
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(LanguageMiddleware)
+    app.add_middleware(NulCharacterMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     from kefu.audit.routes import router as audit_router

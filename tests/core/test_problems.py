@@ -51,6 +51,32 @@ def test_malformed_json_is_a_400_and_writes_nothing(
     assert snapshot(engine) == before
 
 
+def test_nul_characters_are_refused_in_body_query_and_path(
+    client: TestClient, customer: Customer, engine
+) -> None:
+    """PostgreSQL cannot store NUL in text: it must be a clear 400, never a 500."""
+    headers = customer_headers(customer)
+    ticket = open_ticket(client, headers)
+    before = snapshot(engine)
+
+    body = {"subject": "nul \u0000 inside", "body": "b"}
+    assert_problem(client.post("/api/v1/tickets", json=body, headers=headers), 400, "nul_character")
+    raw = b'{"subject": "raw \x00", "body": "b"}'
+    response = client.post(
+        "/api/v1/tickets", content=raw, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 400, "nul_character")
+    message = {"body": "hello\u0000"}
+    response = client.post(
+        f"/api/v1/tickets/{ticket['id']}/messages", json=message, headers=headers
+    )
+    assert_problem(response, 400, "nul_character")
+    assert_problem(client.get("/api/v1/tickets?tag=a%00b", headers=headers), 400, "nul_character")
+    assert_problem(client.get("/api/v1/tickets/ab%00cd", headers=headers), 400, "nul_character")
+
+    assert snapshot(engine) == before
+
+
 INVALID_TICKETS = [
     ({"subject": "s", "body": "b", "category": "lottery"}, "category"),
     ({"subject": "s", "body": "b", "is_vip": True}, "is_vip"),

@@ -182,6 +182,43 @@ def test_keyset_pagination_walks_newest_first_without_gaps_or_repeats(
     assert [i for page in pages for i in page] == list(reversed(created))
 
 
+def test_a_full_last_page_says_there_is_nothing_after_it(
+    client: TestClient, customer: Customer, agent_h: dict[str, str]
+) -> None:
+    headers = customer_headers(customer)
+    for n in range(4):
+        open_ticket(client, headers, subject=f"ticket {n}")
+    first = client.get("/api/v1/tickets", params={"limit": 2}, headers=agent_h).json()
+    second = client.get(
+        "/api/v1/tickets",
+        params={"limit": 2, "before_id": first["next_before_id"]},
+        headers=agent_h,
+    ).json()
+    assert len(second["items"]) == 2
+    assert second["next_before_id"] is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "waiting"},
+        {"category": "crypto"},
+        {"tier": "vip"},
+        {"limit": 0},
+        {"limit": 201},
+        {"priority": "asap"},
+        {"team": "sales"},
+    ],
+)
+def test_list_filters_with_unknown_values_are_refused(
+    client: TestClient, agent_h: dict[str, str], params: dict[str, object]
+) -> None:
+    body = assert_problem(
+        client.get("/api/v1/tickets", params=params, headers=agent_h), 422, "validation_error"
+    )
+    assert body["errors"]
+
+
 def test_customer_lists_only_their_own_tickets(
     client: TestClient, session: Session, customer: Customer
 ) -> None:

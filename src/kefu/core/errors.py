@@ -84,6 +84,12 @@ class MalformedJson(KefuError):
     message = N_("The request body is not valid JSON.")
 
 
+class NulCharacter(KefuError):
+    status = 400
+    code = "nul_character"
+    message = N_("Text may not contain NUL characters.")
+
+
 class RateLimited(KefuError):
     status = 429
     code = "rate_limited"

@@ -15,7 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kefu.core import i18n
-from kefu.core.errors import KefuError, MalformedJson, PayloadTooLarge, ValidationFailed
+from kefu.core.errors import (
+    KefuError,
+    MalformedJson,
+    NulCharacter,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from kefu.core.i18n import N_
 
 log = logging.getLogger("kefu")
@@ -120,6 +126,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, _NulCharacter):
+        return problem_from_error(request, NulCharacter())
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     text = i18n.translate(message, request_language(request))
     return problem(request, status=exc.status_code, code=code, title=text)
@@ -189,6 +197,54 @@ class BodySizeLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_from_error(None, PayloadTooLarge(limit=self.max_bytes))
         await response(scope, receive, send)
+
+
+class NulCharacterMiddleware:
+    """Refuses NUL characters in the path, query or JSON body with 400: PostgreSQL cannot
+    store them in text, and no support conversation needs one."""
+
+    _ESCAPED = (b"\\u0000", b"\x00")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        if (
+            b"%00" in raw_path
+            or b"%00" in scope.get("query_string", b"")
+            or "\x00" in scope["path"]
+        ):
+            await self._refuse(scope, receive, send)
+            return
+        tail = b""
+
+        async def checked_receive() -> Message:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = tail + message.get("body", b"")
+                if any(marker in chunk for marker in self._ESCAPED):
+                    raise _NulCharacter()
+                tail = chunk[-5:]
+            return message
+
+        try:
+            await self.app(scope, checked_receive, send)
+        except _NulCharacter:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_from_error(None, NulCharacter())
+        await response(scope, receive, send)
+
+
+class _NulCharacter(StarletteHTTPException):
+    def __init__(self) -> None:
+        super().__init__(400, "nul_character")
 
 
 class _BodyTooLarge(StarletteHTTPException):

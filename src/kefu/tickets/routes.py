@@ -9,14 +9,22 @@ from fastapi.responses import JSONResponse
 
 from kefu.audit.service import record
 from kefu.core.errors import BadRequest, PermissionDenied
-from kefu.core.i18n import N_
+from kefu.core.i18n import N_, normalize_language
 from kefu.core.idempotency import run_idempotent
 from kefu.core.web import DbSession
 from kefu.identity import service as identity
 from kefu.identity.deps import CurrentPrincipal, Principal, require
 from kefu.identity.permissions import Permission
 from kefu.tickets import service
-from kefu.tickets.models import MessageKind, Ticket
+from kefu.tickets.models import (
+    Category,
+    MessageKind,
+    Priority,
+    Status,
+    Team,
+    Ticket,
+    Tier,
+)
 from kefu.tickets.schemas import (
     Assignment,
     EventOut,
@@ -96,22 +104,22 @@ def create_ticket(
 def list_tickets(
     db: DbSession,
     principal: CurrentPrincipal,
-    status: Annotated[list[str] | None, Query()] = None,
-    team: str | None = None,
-    language: str | None = None,
-    tier: str | None = None,
-    category: str | None = None,
-    priority: str | None = None,
-    assignee_id: str | None = None,
-    customer_id: str | None = None,
-    tag: str | None = None,
-    before_id: str | None = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+    team: Team | None = None,
+    language: Annotated[str | None, Query(max_length=10)] = None,
+    tier: Tier | None = None,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    assignee_id: Annotated[str | None, Query(max_length=36)] = None,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    before_id: Annotated[str | None, Query(max_length=36)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
     filters = service.TicketFilter(
         status=status,
         team=team,
-        language=language,
+        language=(normalize_language(language) or language) if language else None,
         tier=tier,
         category=category,
         priority=priority,

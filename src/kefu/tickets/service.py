@@ -6,6 +6,7 @@ system's tamper-evident record), in the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -274,7 +275,7 @@ def ensure_customer_access(customer: Customer, ticket: Ticket) -> None:
 
 @dataclass(frozen=True)
 class TicketFilter:
-    status: list[str] | None = None
+    status: Sequence[str] | None = None
     team: str | None = None
     language: str | None = None
     tier: str | None = None
