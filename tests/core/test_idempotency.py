@@ -158,3 +158,56 @@ def test_concurrent_retries_create_one_ticket_and_never_fail(
                 assert body["code"] == "conflict"
     assert count(engine, Ticket) == rounds
     assert count(engine, AuditEntry, AuditEntry.action == "ticket.created") == rounds
+
+
+def test_admin_creates_are_idempotent_too(client: TestClient, session: Session, engine) -> None:
+    from kefu.core.models import IdempotencyRecord
+    from kefu.identity.models import Agent, Role
+    from kefu.sla.models import BusinessCalendar, SlaPolicy
+
+    headers = agent_headers(client, make_agent(session, role=Role.ADMIN))
+    requests = [
+        (
+            "/api/v1/agents",
+            {
+                "email": "retry@desk.example",
+                "display_name": "Retry",
+                "password": "a sufficiently long secret",
+            },
+            Agent,
+        ),
+        (
+            "/api/v1/sla/calendars",
+            {
+                "name": "HK office",
+                "timezone": "Asia/Hong_Kong",
+                "weekly_hours": {"mon": [["09:00", "18:00"]]},
+            },
+            BusinessCalendar,
+        ),
+        ("/api/v1/sla/policies", {"name": "HK", "first_response_minutes": 60}, SlaPolicy),
+    ]
+    for url, body, model in requests:
+        before = count(engine, model)
+        keyed = {**headers, "Idempotency-Key": f"admin-{url}"}
+        first = client.post(url, json=body, headers=keyed)
+        again = client.post(url, json=body, headers=keyed)
+        assert first.status_code == again.status_code == 201, first.text
+        assert again.json() == first.json()
+        assert count(engine, model) == before + 1
+
+    with Session(engine) as s:
+        records = {r.endpoint: r for r in s.query(IdempotencyRecord)}
+    assert not any("a sufficiently long secret" in str(r.response_body) for r in records.values())
+    # The agent's fingerprint is computed without the password (a fast hash of it is guessable).
+    from kefu.core.idempotency import _request_hash
+
+    without_password = {k: v for k, v in requests[0][1].items() if k != "password"}
+    full = {
+        "role": "agent",
+        "teams": ["support"],
+        "languages": ["en"],
+        "language": "en",
+        **without_password,
+    }
+    assert records["POST /api/v1/agents"].request_hash == _request_hash("POST /api/v1/agents", full)

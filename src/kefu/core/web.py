@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,7 @@ from kefu.core.errors import (
     ValidationFailed,
 )
 from kefu.core.i18n import N_
+from kefu.core.idempotency import run_idempotent
 
 log = logging.getLogger("kefu")
 
@@ -51,6 +53,34 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def idempotent_create(
+    request: Request,
+    db: Session,
+    *,
+    principal: str,
+    key: str | None,
+    body: BaseModel,
+    create: Callable[[], BaseModel],
+    status_code: int = 201,
+    secret_fields: frozenset[str] = frozenset(),
+) -> JSONResponse:
+    """Runs `create` once per (caller, Idempotency-Key) and answers retries with the first
+    response; the stored answer commits with what it created. `secret_fields` stay out of
+    the stored request fingerprint (a fast hash of a password would be guessable)."""
+    status, payload = run_idempotent(
+        db,
+        principal=principal,
+        key=key,
+        endpoint=f"{request.method} {request.url.path}",
+        request_body=body.model_dump(mode="json", exclude=set(secret_fields)),
+        status_code=status_code,
+        action=lambda: create().model_dump(mode="json"),
+    )
+    return JSONResponse(payload, status_code=status)
 
 
 def request_language(request: Request | None) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from kefu.audit.service import record
-from kefu.core.web import DbSession
+from kefu.core.web import DbSession, IdempotencyKey, idempotent_create
 from kefu.identity import service
 from kefu.identity.deps import CurrentAgent, Principal, require
 from kefu.identity.permissions import Permission
@@ -60,22 +61,35 @@ def list_agents(
 
 @router.post("/agents", response_model=AgentOut, status_code=201)
 def create_agent(
+    request: Request,
     body: AgentCreate,
     db: DbSession,
     principal: Annotated[Principal, Depends(require(Permission.AGENTS_MANAGE))],
-) -> AgentOut:
-    agent = service.create_agent(
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def create() -> AgentOut:
+        agent = service.create_agent(
+            db,
+            email=body.email,
+            display_name=body.display_name,
+            password=body.password,
+            role=body.role,
+            teams=body.teams,
+            languages=body.languages,
+            language=body.language,
+            actor=principal.actor,
+        )
+        return AgentOut.model_validate(agent)
+
+    return idempotent_create(
+        request,
         db,
-        email=body.email,
-        display_name=body.display_name,
-        password=body.password,
-        role=body.role,
-        teams=body.teams,
-        languages=body.languages,
-        language=body.language,
-        actor=principal.actor,
+        principal=principal.key,
+        key=idempotency_key,
+        body=body,
+        create=create,
+        secret_fields=frozenset({"password"}),
     )
-    return AgentOut.model_validate(agent)
 
 
 @router.put("/customers", response_model=CustomerOut)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
-from kefu.core.web import DbSession
+from kefu.audit.service import record
+from kefu.core.web import DbSession, IdempotencyKey, idempotent_create
 from kefu.identity.deps import Principal, require
 from kefu.identity.permissions import Permission
 from kefu.sla import service
@@ -36,6 +38,7 @@ def ticket_sla(ticket_id: str, db: DbSession, principal: Reader) -> SlaStatusOut
     ticket = ticket_service.get_ticket(db, ticket_id)
     assert principal.agent is not None
     ticket_service.ensure_agent_access(principal.agent, ticket)
+    record(db, principal.actor, "ticket.sla_read", subject_type="ticket", subject_id=ticket.id)
     return SlaStatusOut.model_validate(service.sla_status(db, ticket))
 
 
@@ -45,8 +48,21 @@ def list_policies(db: DbSession, _: Manager) -> list[PolicyOut]:
 
 
 @router.post("/sla/policies", status_code=201, response_model=PolicyOut)
-def create_policy(body: PolicyCreate, db: DbSession, principal: Manager) -> PolicyOut:
-    return PolicyOut.model_validate(service.create_policy(db, body, principal.actor))
+def create_policy(
+    request: Request,
+    body: PolicyCreate,
+    db: DbSession,
+    principal: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return idempotent_create(
+        request,
+        db,
+        principal=principal.key,
+        key=idempotency_key,
+        body=body,
+        create=lambda: PolicyOut.model_validate(service.create_policy(db, body, principal.actor)),
+    )
 
 
 @router.put("/sla/policies/order", response_model=list[PolicyOut])
@@ -79,8 +95,23 @@ def list_calendars(db: DbSession, _: Manager) -> list[CalendarOut]:
 
 
 @router.post("/sla/calendars", status_code=201, response_model=CalendarOut)
-def create_calendar(body: CalendarCreate, db: DbSession, principal: Manager) -> CalendarOut:
-    return CalendarOut.model_validate(service.create_calendar(db, body, principal.actor))
+def create_calendar(
+    request: Request,
+    body: CalendarCreate,
+    db: DbSession,
+    principal: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return idempotent_create(
+        request,
+        db,
+        principal=principal.key,
+        key=idempotency_key,
+        body=body,
+        create=lambda: CalendarOut.model_validate(
+            service.create_calendar(db, body, principal.actor)
+        ),
+    )
 
 
 @router.patch("/sla/calendars/{calendar_id}", response_model=CalendarOut)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from kefu.audit.service import record
 from kefu.core.errors import BadRequest, PermissionDenied
 from kefu.core.i18n import N_, normalize_language
-from kefu.core.idempotency import run_idempotent
-from kefu.core.web import DbSession
+from kefu.core.web import DbSession, IdempotencyKey, idempotent_create
 from kefu.identity import service as identity
 from kefu.identity.deps import CurrentPrincipal, Principal, require
 from kefu.identity.permissions import Permission
@@ -41,7 +40,6 @@ from kefu.tickets.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 WriteAgent = Annotated[Principal, Depends(require(Permission.TICKETS_WRITE))]
 
 
@@ -58,6 +56,7 @@ def load_ticket(db: DbSession, ticket_id: str, principal: Principal) -> Ticket:
 
 @router.post("/tickets", status_code=201, response_model=TicketOut)
 def create_ticket(
+    request: Request,
     body: TicketCreate,
     db: DbSession,
     principal: CurrentPrincipal,
@@ -72,7 +71,7 @@ def create_ticket(
     else:
         raise PermissionDenied()
 
-    def create() -> object:
+    def create() -> TicketOut:
         ticket = service.create_ticket(
             db,
             customer=customer,
@@ -86,18 +85,11 @@ def create_ticket(
             tags=body.tags,
             actor=principal.actor,
         )
-        return TicketOut.of(ticket).model_dump(mode="json")
+        return TicketOut.of(ticket)
 
-    status, payload = run_idempotent(
-        db,
-        principal=principal.key,
-        key=idempotency_key,
-        endpoint="POST /api/v1/tickets",
-        request_body=body.model_dump(mode="json"),
-        status_code=201,
-        action=create,
+    return idempotent_create(
+        request, db, principal=principal.key, key=idempotency_key, body=body, create=create
     )
-    return JSONResponse(payload, status_code=status)
 
 
 @router.get("/tickets", response_model=TicketPage)
@@ -160,6 +152,7 @@ def list_messages(ticket_id: str, db: DbSession, principal: CurrentPrincipal) ->
 
 @router.post("/tickets/{ticket_id}/messages", status_code=201, response_model=MessageOut)
 def add_message(
+    request: Request,
     ticket_id: str,
     body: MessageCreate,
     db: DbSession,
@@ -178,20 +171,13 @@ def add_message(
         if kind == MessageKind.CUSTOMER:
             raise BadRequest(N_("Agents write replies or internal notes, not customer messages."))
 
-    def create() -> object:
+    def create() -> MessageOut:
         message = service.add_message(db, ticket, kind=kind, actor=principal.actor, body=body.body)
-        return MessageOut.model_validate(message).model_dump(mode="json")
+        return MessageOut.model_validate(message)
 
-    status, payload = run_idempotent(
-        db,
-        principal=principal.key,
-        key=idempotency_key,
-        endpoint=f"POST /api/v1/tickets/{ticket_id}/messages",
-        request_body=body.model_dump(mode="json"),
-        status_code=201,
-        action=create,
+    return idempotent_create(
+        request, db, principal=principal.key, key=idempotency_key, body=body, create=create
     )
-    return JSONResponse(payload, status_code=status)
 
 
 @router.get("/tickets/{ticket_id}/events", response_model=list[EventOut])
