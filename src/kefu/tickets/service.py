@@ -188,11 +188,11 @@ def create_ticket(
         status_changed_at=now,
         created_at=now,
         updated_at=now,
+        # Given up front, so the new ticket never loads its (empty) tag list from the database.
+        tags=[TicketTag(ticket_id=ticket_id, tag=tag) for tag in _clean_tags(tags or [])],
     )
     session.add(ticket)
     session.flush()
-    for tag in _clean_tags(tags or []):
-        ticket.tags.append(TicketTag(ticket_id=ticket.id, tag=tag))
     session.add(
         Message(
             ticket_id=ticket.id,
