@@ -14,18 +14,10 @@ from tests.core.helpers import (
     assert_problem,
     audit_entries,
     new_session,
-    use_fast_password_hashing,
 )
 from tests.factories import PASSWORD, agent_headers, make_agent, make_customer
 
 LOGIN = "/api/v1/auth/login"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the storage test needs the production argon2 cost; the rest sign in many times."""
-    if request.function.__name__ != "test_passwords_are_stored_as_argon2id_with_production_cost":
-        use_fast_password_hashing(monkeypatch)
 
 
 def _login(client: TestClient, email: str, password: str):
@@ -184,3 +176,38 @@ def test_a_disabled_agents_sign_in_attempt_is_audited(
     agent = make_agent(session, active=False)
     assert_problem(_login(client, agent.email, PASSWORD), 401, "invalid_credentials")
     assert len(audit_entries(engine, action="agent.login_failed", subject_id=agent.id)) == 1
+
+
+def test_repeated_failures_lock_an_email_alike_for_real_and_unknown_accounts(
+    client: TestClient, session: Session, engine
+) -> None:
+    agent = make_agent(session)
+    start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+    clock.freeze(start)
+    for email in (agent.email, "nobody@desk.example"):
+        for _ in range(5):
+            assert_problem(_login(client, email, "wrong guess"), 401, "invalid_credentials")
+        # Locked now, even with the right password, and the refusal looks the same for both.
+        locked = assert_problem(_login(client, email, PASSWORD), 429, "sign_in_locked")
+        assert "15" in locked["title"]
+    assert len(audit_entries(engine, action="agent.login_throttled")) == 2
+    assert audit_entries(engine, action="agent.login") == []
+
+    # Another account is unaffected, and the lock lifts once the failures age out.
+    other = make_agent(session)
+    assert _login(client, other.email, PASSWORD).status_code == 200
+    clock.freeze(start + timedelta(minutes=16))
+    assert _login(client, agent.email.upper(), PASSWORD).status_code == 200
+
+
+def test_customer_tokens_that_live_too_long_are_refused(
+    client: TestClient, session: Session
+) -> None:
+    from kefu.identity.service import sign_customer_token
+
+    customer = make_customer(session)
+    now = datetime.now(UTC)
+    for lifetime, status in ((timedelta(hours=23), 200), (timedelta(days=30), 401)):
+        token = sign_customer_token(customer.external_id, now + lifetime)
+        response = client.get("/api/v1/tickets", headers={"Authorization": f"Customer {token}"})
+        assert response.status_code == status, response.text

@@ -46,8 +46,13 @@ class Settings(BaseSettings):
     # Largest request body accepted by the API; larger bodies get 413 before they are read.
     max_body_bytes: int = 1_000_000
     agent_session_hours: int = 12
+    # Password guessing: this many failed sign-ins for one email locks it for the window.
+    sign_in_max_failures: int = 5
+    sign_in_lockout_minutes: int = 15
     # Shared secret with which the exchange signs customer tokens (HMAC-SHA256).
     customer_token_secret: str = "change-me-demo-secret"  # noqa: S105
+    # Tokens whose expiry lies further ahead than this are refused.
+    customer_token_max_hours: int = 24
     # Run the SLA job inside the web process (the embedded default); production runs `kefu worker`.
     embedded_worker: bool = True
     sla_scan_seconds: int = 60

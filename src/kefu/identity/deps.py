@@ -41,12 +41,13 @@ class Principal:
 
 
 def _credentials(request: Request) -> tuple[str, str] | None:
+    # Header only: a cookie would be sent by the browser on cross-site requests, so cookie
+    # sign-in waits for the console and its CSRF protection.
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if value:
         return scheme.lower(), value.strip()
-    cookie = request.cookies.get("kefu_session")
-    return ("bearer", cookie) if cookie else None
+    return None
 
 
 def _use_language(request: Request, language: str) -> None:

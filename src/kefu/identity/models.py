@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, IdMixin, JSONType, TimestampMixin
@@ -68,3 +68,14 @@ class AgentSession(IdMixin, Base):
     revoked_at: Mapped[datetime | None]
     # Step-up freshness lives here once MFA lands: when the second factor was last proven.
     mfa_verified_at: Mapped[datetime | None]
+
+
+class SignInFailure(IdMixin, Base):
+    """A failed agent sign-in, keyed by a digest of the email typed (known or not), so that
+    throttling treats real and unknown accounts alike and reveals neither."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_email_digest_at", "email_digest", "at"),)
+
+    email_digest: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

@@ -28,8 +28,8 @@ router = APIRouter(prefix="/api/v1", tags=["identity"])
 def login(body: LoginRequest, db: DbSession) -> LoginResponse:
     try:
         issued = service.login(db, body.email, body.password)
-    except service.InvalidCredentials:
-        db.commit()  # keep the audit entry of the failed attempt
+    except (service.InvalidCredentials, service.SignInLocked):
+        db.commit()  # keep the record of the failed or throttled attempt
         raise
     return LoginResponse(
         token=issued.token,

@@ -13,15 +13,22 @@ from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor, record
 from kefu.core.clock import utcnow
-from kefu.core.errors import BadRequest, Conflict, NotAuthenticated, NotFound
+from kefu.core.errors import BadRequest, Conflict, NotAuthenticated, NotFound, RateLimited
 from kefu.core.i18n import N_, normalize_language
 from kefu.core.settings import get_settings
-from kefu.identity.models import Agent, AgentSession, Customer, CustomerTier, Role
+from kefu.identity.models import (
+    Agent,
+    AgentSession,
+    Customer,
+    CustomerTier,
+    Role,
+    SignInFailure,
+)
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as much as a wrong password.
@@ -31,6 +38,11 @@ _DUMMY_HASH = _hasher.hash("kefu-timing-equaliser")
 class InvalidCredentials(NotAuthenticated):
     code = "invalid_credentials"
     message = N_("The email or password is wrong.")
+
+
+class SignInLocked(RateLimited):
+    code = "sign_in_locked"
+    message = N_("Too many failed sign-ins; try again in %(minutes)s minutes.")
 
 
 class InvalidCustomerToken(NotAuthenticated):
@@ -92,8 +104,27 @@ class IssuedSession:
     agent: Agent
 
 
-def _login_failed(session: Session, agent: Agent | None, reason: str) -> NoReturn:
+def _email_digest(email: str) -> str:
+    return hashlib.sha256(email.encode("utf-8")).hexdigest()
+
+
+def _check_throttle(session: Session, email: str) -> None:
+    """Refuse before checking the password once an email has too many recent failures."""
+    settings = get_settings()
+    since = utcnow() - timedelta(minutes=settings.sign_in_lockout_minutes)
+    failures = session.scalar(
+        select(func.count(SignInFailure.id)).where(
+            SignInFailure.email_digest == _email_digest(email), SignInFailure.at >= since
+        )
+    )
+    if (failures or 0) >= settings.sign_in_max_failures:
+        record(session, Actor.system(), "agent.login_throttled", subject_type="agent")
+        raise SignInLocked(minutes=settings.sign_in_lockout_minutes)
+
+
+def _login_failed(session: Session, email: str, agent: Agent | None, reason: str) -> NoReturn:
     """Record the failed attempt (the route commits it despite the error), then refuse."""
+    session.add(SignInFailure(email_digest=_email_digest(email), at=utcnow()))
     record(
         session,
         Actor.system(),
@@ -107,13 +138,15 @@ def _login_failed(session: Session, agent: Agent | None, reason: str) -> NoRetur
 
 def login(session: Session, email: str, password: str) -> IssuedSession:
     """Check the password (argon2, constant-time) and issue a bearer token."""
-    agent = session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+    email = email.strip().lower()
+    _check_throttle(session, email)
+    agent = session.scalar(select(Agent).where(Agent.email == email))
     try:
         _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        _login_failed(session, agent, "password")
+        _login_failed(session, email, agent, "password")
     if agent is None or not agent.active:
-        _login_failed(session, agent, "inactive" if agent else "unknown")
+        _login_failed(session, email, agent, "inactive" if agent else "unknown")
     if _hasher.check_needs_rehash(agent.password_hash):
         agent.password_hash = hash_password(password)
     token = secrets.token_urlsafe(32)
@@ -179,17 +212,24 @@ def _b64decode(part: str) -> bytes:
 
 
 def verify_customer_token(session: Session, token: str) -> Customer:
+    """Check the signature first (constant-time), then the claims; refuse tokens that live
+    longer than the configured maximum, so a leaked token cannot serve for months."""
     try:
         body_part, signature_part = token.split(".", 1)
         body, signature = _b64decode(body_part), _b64decode(signature_part)
-        claims = json.loads(body)
-        external_id, expires = str(claims["sub"]), int(claims["exp"])
-    except (ValueError, KeyError, TypeError):
+    except ValueError:
         raise InvalidCustomerToken() from None
     key = get_settings().customer_token_secret.encode()
     if not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), signature):
         raise InvalidCustomerToken()
-    if expires <= utcnow().timestamp():
+    try:
+        claims = json.loads(body)
+        external_id, expires = str(claims["sub"]), int(claims["exp"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidCustomerToken() from None
+    now = utcnow().timestamp()
+    longest = get_settings().customer_token_max_hours * 3600
+    if not now < expires <= now + longest:
         raise InvalidCustomerToken()
     customer = session.scalar(select(Customer).where(Customer.external_id == external_id))
     if customer is None:
