@@ -68,10 +68,18 @@ class PhaseResult:
     seconds: float
     latencies_ms: list[float] = field(repr=False)
     error_samples: list[str] = field(default_factory=list)
+    # CPU the server processes spent during the phase (None: not measured, or no /proc).
+    server_cpu_seconds: float | None = None
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def server_cpu_ms_per_request(self) -> float | None:
+        if self.server_cpu_seconds is None or not self.requests:
+            return None
+        return self.server_cpu_seconds * 1000 / self.requests
 
     def percentile(self, p: float) -> float:
         """Nearest-rank percentile of the successful requests' latencies."""
@@ -91,6 +99,11 @@ class PhaseResult:
             "p95_ms": round(self.percentile(95), 2),
             "p99_ms": round(self.percentile(99), 2),
             "max_ms": round(max(self.latencies_ms, default=float("nan")), 2),
+            "server_cpu_ms_per_request": (
+                None
+                if self.server_cpu_ms_per_request is None
+                else round(self.server_cpu_ms_per_request, 2)
+            ),
             "error_samples": self.error_samples[:5],
         }
 
@@ -132,11 +145,16 @@ Worker = Callable[[int], tuple[bool, str]]
 
 
 def run_phase(
-    name: str, total: int, concurrency: int, make_worker: Callable[[], Worker]
+    name: str,
+    total: int,
+    concurrency: int,
+    make_worker: Callable[[], Worker],
+    server_cpu: Callable[[], float | None] | None = None,
 ) -> PhaseResult:
     """Run `total` calls from `concurrency` threads; each thread builds its own client.
 
-    A call returns (ok, error text). Latency is measured around the call only.
+    A call returns (ok, error text). Latency is measured around the call only; `server_cpu`
+    (CPU seconds used so far by the server) is read before and after the phase.
     """
     counter = iter(range(total))
     counter_lock = threading.Lock()
@@ -178,11 +196,14 @@ def run_phase(
         for thread in threads:
             thread.start()
         ready.wait()  # clients are connected: start the clock only now
+        cpu_before = server_cpu() if server_cpu else None
         started = time.perf_counter()
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
-    return PhaseResult(name, total, len(errors), seconds, latencies, errors[:5])
+        cpu_after = server_cpu() if server_cpu else None
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return PhaseResult(name, total, len(errors), seconds, latencies, errors[:5], cpu)
 
 
 # --- the system under test -------------------------------------------------------------------
@@ -199,6 +220,24 @@ class Server:
     process: subprocess.Popen[bytes]
     base_url: str
     log: Path
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU of the server and its worker processes so far, from /proc
+        (Linux); None elsewhere. Per request, it says what kefu itself costs."""
+        try:
+            pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+            total = 0
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except (FileNotFoundError, ProcessLookupError):
+                    continue  # gone since the listing
+                # fields[1] is the parent pid; [11], [12] are utime, stime in clock ticks.
+                if pid == self.process.pid or int(fields[1]) == self.process.pid:
+                    total += int(fields[11]) + int(fields[12])
+        except OSError:
+            return None
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -351,15 +390,16 @@ def raw_insert_worker(dsn: str) -> Callable[[], Worker]:
 def print_table(phases: list[PhaseResult]) -> None:
     header = (
         f"{'phase':<24} {'requests':>8} {'errors':>6} {'req/s':>9} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'server CPU ms/req':>18}"
     )
     print(header)
     print("-" * len(header))
     for phase in phases:
+        cpu = phase.server_cpu_ms_per_request
         print(
             f"{phase.name:<24} {phase.requests:>8} {phase.errors:>6} {phase.per_second:>9.1f} "
             f"{phase.percentile(50):>8.2f} {phase.percentile(95):>8.2f} "
-            f"{phase.percentile(99):>8.2f}"
+            f"{phase.percentile(99):>8.2f}" + ("" if cpu is None else f" {cpu:>18.2f}")
         )
         for sample in phase.error_samples[:3]:
             print(f"    error: {sample}")
@@ -409,9 +449,10 @@ def main() -> int:
         lists = api_list_worker(server.base_url, token)
         if args.warmup:
             run_phase("warmup", args.warmup, args.concurrency, creates)
+        cpu = server.cpu_seconds
         phases = [
-            run_phase("POST /api/v1/tickets", args.creates, args.concurrency, creates),
-            run_phase("GET /api/v1/tickets", args.lists, args.concurrency, lists),
+            run_phase("POST /api/v1/tickets", args.creates, args.concurrency, creates, cpu),
+            run_phase("GET /api/v1/tickets", args.lists, args.concurrency, lists, cpu),
             run_phase("raw INSERT (psycopg)", inserts, args.concurrency, raw_insert_worker(dsn)),
         ]
     finally:

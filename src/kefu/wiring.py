@@ -12,7 +12,7 @@ from kefu.tickets.service import TICKET_CREATED
 def _start_sla_clocks(session: Session, ticket: Ticket) -> None:
     from kefu.sla import service as sla_service
 
-    sla_service.attach_policy(session, ticket)
+    sla_service.attach_policy_to_new_ticket(session, ticket)
 
 
 def wire() -> None:

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
-from tests.factories import agent_headers, customer_headers, make_agent, make_customer, make_ticket
 
 from kefu.core.clock import clock
 from kefu.identity.models import Role
 from kefu.tickets.models import Channel
+from tests.factories import agent_headers, customer_headers, make_agent, make_customer, make_ticket
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 HOURS = {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}

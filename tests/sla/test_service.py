@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.factories import make_customer, make_ticket
 
 from kefu.audit.models import AuditEntry
 from kefu.audit.service import Actor, verify
@@ -31,6 +30,7 @@ from kefu.tickets.models import (
     TicketEvent,
     Tier,
 )
+from tests.factories import make_customer, make_ticket
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Mon 09:00 in Singapore
 ADMIN = Actor.system()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.models import GENESIS_HASH, AuditEntry, AuditHead
@@ -77,6 +77,19 @@ def entry_hash(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# Built once: they run on every write and every audited read.
+_ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
+_HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+# FOR UPDATE serialises appenders on PostgreSQL; on SQLite, BEGIN IMMEDIATE already has.
+_LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_ENTRY = insert(_ENTRIES)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -86,44 +99,40 @@ def record(
     subject_id: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction: it commits or rolls back with the action."""
+    """Append one entry in the caller's transaction: it commits or rolls back with the action.
+
+    Three plain SQL statements (lock and read the head, insert the entry, move the head) rather
+    than the ORM's unit of work, which costs more than the statements themselves here. The
+    returned entry is a copy of what was written; the session does not track it.
+    """
     payload = json.loads(json.dumps(data or {}, default=str))
-    # populate_existing: a head this session loaded in an earlier transaction is stale.
-    head = session.execute(
-        select(AuditHead)
-        .where(AuditHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    at = utcnow()
-    seq = head.last_seq + 1
-    digest = entry_hash(
-        seq=seq,
-        at=at,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        data=payload,
-        prev_hash=head.last_hash,
-    )
-    entry = AuditEntry(
-        seq=seq,
-        at=at,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        data=payload,
-        prev_hash=head.last_hash,
-        hash=digest,
-    )
-    session.add(entry)
-    head.last_seq = seq
-    head.last_hash = digest
+    # The caller's pending rows go first, so the head stays locked as briefly as possible.
     session.flush()
+    last_seq, prev_hash = session.execute(_LOCK_HEAD).one()
+    entry = AuditEntry(
+        seq=last_seq + 1,
+        at=utcnow(),
+        actor_type=actor.type,
+        actor_id=actor.id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        data=payload,
+        prev_hash=prev_hash,
+    )
+    entry.hash = entry_hash(
+        seq=entry.seq,
+        at=entry.at,
+        actor_type=entry.actor_type,
+        actor_id=entry.actor_id,
+        action=entry.action,
+        subject_type=entry.subject_type,
+        subject_id=entry.subject_id,
+        data=entry.data,
+        prev_hash=entry.prev_hash,
+    )
+    session.execute(_INSERT_ENTRY, {c.key: getattr(entry, c.key) for c in _ENTRIES.columns})
+    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash})
     return entry
 
 

@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor, record
@@ -170,16 +170,25 @@ def login(session: Session, email: str, password: str) -> IssuedSession:
     return IssuedSession(token, agent_session, agent)
 
 
+# Built once: every agent request runs it.
+_SESSION_AND_AGENT = (
+    select(AgentSession, Agent)
+    .join(Agent, Agent.id == AgentSession.agent_id)
+    .where(AgentSession.token_hash == bindparam("token_hash"))
+)
+
+
 def authenticate_agent(session: Session, token: str) -> tuple[Agent, AgentSession]:
-    found = session.scalar(
-        select(AgentSession).where(AgentSession.token_hash == _token_digest(token))
-    )
-    if found is None or found.revoked_at is not None or found.expires_at <= utcnow():
+    """The agent behind a bearer token, in one query: every agent request starts here."""
+    found = session.execute(_SESSION_AND_AGENT, {"token_hash": _token_digest(token)}).first()
+    if found is None:
         raise NotAuthenticated()
-    agent = session.get(Agent, found.agent_id)
-    if agent is None or not agent.active:
+    agent_session, agent = found
+    if agent_session.revoked_at is not None or agent_session.expires_at <= utcnow():
         raise NotAuthenticated()
-    return agent, found
+    if not agent.active:
+        raise NotAuthenticated()
+    return agent, agent_session
 
 
 def logout(session: Session, agent_session: AgentSession) -> None:

@@ -433,6 +433,18 @@ def attach_policy(session: Session, ticket: Ticket) -> TicketSla | None:
     return link
 
 
+def attach_policy_to_new_ticket(session: Session, ticket: Ticket) -> TicketSla | None:
+    """`attach_policy` for a ticket created in the caller's transaction. Nobody else can see
+    the ticket yet, so it has no link and no worker can race us to one: no lookup, no savepoint
+    (every ticket create pays for this)."""
+    policy = match_policy(session, ticket, session.get(Customer, ticket.customer_id))
+    if policy is None:
+        return None
+    link = TicketSla(ticket_id=ticket.id, policy_id=policy.id, matched_at=utcnow())
+    session.add(link)
+    return link
+
+
 def ticket_policy(session: Session, ticket: Ticket) -> SlaPolicy | None:
     link = session.get(TicketSla, ticket.id)
     return None if link is None else session.get(SlaPolicy, link.policy_id)

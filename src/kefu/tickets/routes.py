@@ -123,6 +123,12 @@ def list_tickets(
     )
     found = service.list_tickets(db, filters, agent=principal.agent, customer=principal.customer)
     tickets, more = found[:limit], len(found) > limit
+    tags = service.tag_names(db, tickets)
+    # The page is built before the audit entry: from then on the chain head stays locked.
+    page = TicketPage(
+        items=[TicketOut.of(t, tags[t.id]) for t in tickets],
+        next_before_id=tickets[-1].id if more else None,
+    )
     if principal.agent is not None and tickets:
         record(
             db,
@@ -131,8 +137,7 @@ def list_tickets(
             subject_type="ticket_list",
             data={"count": len(tickets), "ids": [t.id for t in tickets]},
         )
-    next_id = tickets[-1].id if more else None
-    return TicketPage(items=[TicketOut.of(t) for t in tickets], next_before_id=next_id)
+    return page
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)

@@ -50,11 +50,12 @@ class TicketOut(BaseModel):
     closed_at: datetime | None
 
     @classmethod
-    def of(cls, ticket: Ticket) -> TicketOut:
+    def of(cls, ticket: Ticket, tags: list[str] | None = None) -> TicketOut:
+        """`tags`: the ticket's tag names when the caller already has them (a listed page)."""
         data: dict[str, Any] = {
             name: getattr(ticket, name) for name in cls.model_fields if name != "tags"
         }
-        return cls(**data, tags=ticket.tag_names)
+        return cls(**data, tags=ticket.tag_names if tags is None else tags)
 
 
 class TicketPage(BaseModel):

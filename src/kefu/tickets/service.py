@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Table, bindparam, func, select
+from sqlalchemy.orm import Session, lazyload
 
 from kefu.audit.service import Actor, record
 from kefu.core.clock import utcnow
@@ -53,8 +53,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 MAX_TAGS = 20
+_TAGS: Table = TicketTag.__table__  # type: ignore[assignment]
 
-# Published with the new Ticket once it is flushed; the SLA module starts its clocks on it.
+# Published with the new Ticket once it is flushed, in the transaction that creates it (so no
+# one else can see it yet); the SLA module starts its clocks on it.
 TICKET_CREATED = "ticket.created"
 
 
@@ -192,6 +194,7 @@ def create_ticket(
         tags=[TicketTag(ticket_id=ticket_id, tag=tag) for tag in _clean_tags(tags or [])],
     )
     session.add(ticket)
+    # Written first: the message and event refer to it, and no relationship() orders the flush.
     session.flush()
     session.add(
         Message(
@@ -312,8 +315,10 @@ def list_tickets(
     customer: Customer | None = None,
 ) -> list[Ticket]:
     """Newest first, keyset-paginated on the time-ordered id (`before_id`); `limit` is the
-    caller's business (ask for one more than a page to learn whether another follows)."""
-    stmt = select(Ticket)
+    caller's business (ask for one more than a page to learn whether another follows).
+
+    Tags are not loaded with the page: `tag_names` fetches a whole page's in one query."""
+    stmt = select(Ticket).options(lazyload(Ticket.tags))
     if agent is not None:
         stmt = _visible_to_agent(stmt, agent)
     elif customer is not None:
@@ -340,6 +345,21 @@ def list_tickets(
     if filters.before_id:
         stmt = stmt.where(Ticket.id < filters.before_id)
     return list(session.scalars(stmt.order_by(Ticket.id.desc()).limit(filters.limit)))
+
+
+_TAGS_OF_TICKETS = select(_TAGS.c.ticket_id, _TAGS.c.tag).where(
+    _TAGS.c.ticket_id.in_(bindparam("ticket_ids", expanding=True))
+)
+
+
+def tag_names(session: Session, tickets: Sequence[Ticket]) -> dict[str, list[str]]:
+    """Each ticket's sorted tag names (as `Ticket.tag_names`), for a page of tickets in one
+    plain query: much cheaper than building an ORM tag collection per ticket."""
+    names: dict[str, list[str]] = {ticket.id: [] for ticket in tickets}
+    if names:
+        for ticket_id, tag in session.execute(_TAGS_OF_TICKETS, {"ticket_ids": list(names)}):
+            names[ticket_id].append(tag)
+    return {ticket_id: sorted(tags) for ticket_id, tags in names.items()}
 
 
 # --- conversation ---------------------------------------------------------------------------
