@@ -77,6 +77,21 @@ def entry_hash(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def hash_of(entry: AuditEntry | Row[Any]) -> str:
+    """The hash an entry (or a row read back from the log) should carry."""
+    return entry_hash(
+        seq=entry.seq,
+        at=entry.at,
+        actor_type=entry.actor_type,
+        actor_id=entry.actor_id,
+        action=entry.action,
+        subject_type=entry.subject_type,
+        subject_id=entry.subject_id,
+        data=entry.data,
+        prev_hash=entry.prev_hash,
+    )
+
+
 # Built once: they run on every write and every audited read.
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 _HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
@@ -120,17 +135,7 @@ def record(
         data=payload,
         prev_hash=prev_hash,
     )
-    entry.hash = entry_hash(
-        seq=entry.seq,
-        at=entry.at,
-        actor_type=entry.actor_type,
-        actor_id=entry.actor_id,
-        action=entry.action,
-        subject_type=entry.subject_type,
-        subject_id=entry.subject_id,
-        data=entry.data,
-        prev_hash=entry.prev_hash,
-    )
+    entry.hash = hash_of(entry)
     session.execute(_INSERT_ENTRY, {c.key: getattr(entry, c.key) for c in _ENTRIES.columns})
     session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash})
     return entry
@@ -186,18 +191,7 @@ def verify(session: Session) -> VerifyResult:
             return VerifyResult(
                 False, checked, entry.seq, "previous-hash link does not match the entry before"
             )
-        recomputed = entry_hash(
-            seq=entry.seq,
-            at=entry.at,
-            actor_type=entry.actor_type,
-            actor_id=entry.actor_id,
-            action=entry.action,
-            subject_type=entry.subject_type,
-            subject_id=entry.subject_id,
-            data=entry.data,
-            prev_hash=entry.prev_hash,
-        )
-        if recomputed != entry.hash:
+        if hash_of(entry) != entry.hash:
             return VerifyResult(False, checked, entry.seq, "content does not match its hash")
         expected_prev = entry.hash
         expected_seq += 1
