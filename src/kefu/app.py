@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from kefu import __version__
@@ -45,7 +46,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if worker is not None:
             worker.join(timeout=5)
 
-    app = FastAPI(
+    # The API reference pages ship their own Swagger UI and ReDoc assets: a self-hosted desk
+    # often runs where no CDN can be reached.
+    app = FastAPIOffline(
         title="kefu",
         version=__version__,
         description="Support desk for cryptocurrency exchanges.",

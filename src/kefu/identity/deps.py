@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
 
 from kefu.audit.service import Actor
 from kefu.core import i18n
@@ -40,12 +41,21 @@ class Principal:
         return self.agent is not None and has_permission(self.agent.role, permission)
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
-    # Header only: a cookie would be sent by the browser on cross-site requests, so cookie
-    # sign-in waits for the console and its CSRF protection.
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if value:
+# Declared as a security scheme so the API reference offers "Authorize". Header only: a
+# cookie would be sent by the browser on cross-site requests, so cookie sign-in waits for the
+# console and its CSRF protection.
+authorization_header = APIKeyHeader(
+    name="Authorization",
+    scheme_name="kefu",
+    description="`Bearer <token from POST /api/v1/auth/login>` for agents, or "
+    "`Customer <token signed by the exchange>` for customers.",
+    auto_error=False,
+)
+
+
+def _credentials(header: str | None) -> tuple[str, str] | None:
+    scheme, _, value = (header or "").partition(" ")
+    if value.strip():
         return scheme.lower(), value.strip()
     return None
 
@@ -56,8 +66,12 @@ def _use_language(request: Request, language: str) -> None:
     i18n.set_language(language)
 
 
-def current_principal(request: Request, db: DbSession) -> Principal:
-    credentials = _credentials(request)
+def current_principal(
+    request: Request,
+    db: DbSession,
+    authorization: Annotated[str | None, Security(authorization_header)],
+) -> Principal:
+    credentials = _credentials(authorization)
     if credentials is None:
         raise NotAuthenticated()
     scheme, value = credentials
