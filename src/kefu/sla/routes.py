@@ -35,9 +35,7 @@ Manager = Annotated[Principal, Depends(require(Permission.SLA_MANAGE))]
 @router.get("/tickets/{ticket_id}/sla", response_model=SlaStatusOut)
 def ticket_sla(ticket_id: str, db: DbSession, principal: Reader) -> SlaStatusOut:
     """SLA clocks are internal: agents who may see the ticket read them, customers do not."""
-    ticket = ticket_service.get_ticket(db, ticket_id)
-    assert principal.agent is not None
-    ticket_service.ensure_agent_access(principal.agent, ticket)
+    ticket = ticket_service.get_visible_ticket(db, ticket_id, agent=principal.agent)
     record(db, principal.actor, "ticket.sla_read", subject_type="ticket", subject_id=ticket.id)
     return SlaStatusOut.model_validate(service.sla_status(db, ticket))
 

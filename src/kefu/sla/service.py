@@ -56,7 +56,6 @@ from kefu.tickets.models import (
 # only matters once it is reopened: the days it sat solved are not the desk's delay).
 PAUSING_STATUSES = frozenset({Status.PENDING_CUSTOMER, Status.SOLVED})
 DONE_STATUSES = frozenset({Status.SOLVED, Status.CLOSED})
-PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
 
 
 class Target(StrEnum):
@@ -419,18 +418,12 @@ def attach_policy(session: Session, ticket: Ticket) -> TicketSla | None:
     existing = session.get(TicketSla, ticket.id)
     if existing is not None:
         return existing
-    customer = session.get(Customer, ticket.customer_id)
-    policy = match_policy(session, ticket, customer)
-    if policy is None:
-        return None
-    link = TicketSla(ticket_id=ticket.id, policy_id=policy.id, matched_at=utcnow())
     try:
         with session.begin_nested():
-            session.add(link)
+            return attach_policy_to_new_ticket(session, ticket)
     except IntegrityError:
         # Another worker attached one first; theirs is the ticket's policy.
         return session.get(TicketSla, ticket.id)
-    return link
 
 
 def attach_policy_to_new_ticket(session: Session, ticket: Ticket) -> TicketSla | None:
@@ -679,9 +672,10 @@ def _escalate(
         current = Priority(ticket.priority)
     except ValueError:
         current = Priority.NORMAL
-    step = PRIORITY_ORDER.index(current)
-    if step < len(PRIORITY_ORDER) - 1:
-        raised = PRIORITY_ORDER[step + 1]
+    order = ticket_service.PRIORITY_ORDER
+    step = order.index(current)
+    if step < len(order) - 1:
+        raised = order[step + 1]
         ticket_service.set_priority(session, ticket, raised, actor, reason)
         actions.append({"type": "priority", "from": current.value, "to": raised.value})
     if ticket.tier == Tier.BOT:

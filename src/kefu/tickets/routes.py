@@ -44,14 +44,9 @@ WriteAgent = Annotated[Principal, Depends(require(Permission.TICKETS_WRITE))]
 
 
 def load_ticket(db: DbSession, ticket_id: str, principal: Principal) -> Ticket:
-    """The ticket, if this caller may see it; otherwise the same 404 as a missing one."""
-    ticket = service.get_ticket(db, ticket_id)
-    if principal.agent is not None:
-        service.ensure_agent_access(principal.agent, ticket)
-    else:
-        assert principal.customer is not None
-        service.ensure_customer_access(principal.customer, ticket)
-    return ticket
+    return service.get_visible_ticket(
+        db, ticket_id, agent=principal.agent, customer=principal.customer
+    )
 
 
 @router.post("/tickets", status_code=201, response_model=TicketOut)

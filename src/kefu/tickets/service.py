@@ -276,6 +276,25 @@ def ensure_customer_access(customer: Customer, ticket: Ticket) -> None:
         raise NotFound(kind=N_("Ticket"), id=ticket.id)
 
 
+def get_visible_ticket(
+    session: Session,
+    ticket_id: str,
+    *,
+    agent: Agent | None = None,
+    customer: Customer | None = None,
+) -> Ticket:
+    """The ticket, if this agent or customer may see it; otherwise the same 404 as a missing
+    one. Every route that reads a ticket goes through here."""
+    ticket = get_ticket(session, ticket_id)
+    if agent is not None:
+        ensure_agent_access(agent, ticket)
+    elif customer is not None:
+        ensure_customer_access(customer, ticket)
+    else:
+        raise PermissionDenied()
+    return ticket
+
+
 @dataclass(frozen=True)
 class TicketFilter:
     status: Sequence[str] | None = None
