@@ -45,8 +45,8 @@ lock:
 ## Extract messages, merge them into the catalogues and compile them
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t --no-location --sort-output -o src/kefu/locale/messages.pot src/kefu
-	$(BIN)/pybabel update --quiet -i src/kefu/locale/messages.pot -d src/kefu/locale --no-fuzzy-matching
-	$(BIN)/pybabel compile --quiet -d src/kefu/locale
+	$(BIN)/pybabel --quiet update -i src/kefu/locale/messages.pot -d src/kefu/locale --no-fuzzy-matching
+	$(BIN)/pybabel --quiet compile -d src/kefu/locale
 
 clean:
 	rm -rf $(VENV) kefu.db kefu.db-shm kefu.db-wal

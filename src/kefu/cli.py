@@ -77,6 +77,14 @@ def demo(
 
 
 @app.command()
+def keygen() -> None:
+    """Print a new key for KEFU_DATA_ENCRYPTION_KEY (data encrypted at rest)."""
+    from kefu.core.crypto import generate_key
+
+    typer.echo(generate_key())
+
+
+@app.command()
 def worker() -> None:
     """Run background jobs (SLA breach detection) until interrupted."""
     from kefu.wiring import wire

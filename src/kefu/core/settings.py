@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     sign_in_lockout_minutes: int = 15
     # Shared secret with which the exchange signs customer tokens (HMAC-SHA256).
     customer_token_secret: str = "change-me-demo-secret"  # noqa: S105
+    # Key for data encrypted at rest (TOTP seeds, ID documents): 32 bytes, URL-safe base64.
+    # The demo default is public; a deployment must set its own (`kefu keygen` prints one).
+    data_encryption_key: str = "ZGVtby1rZXktbmV2ZXItdXNlLWluLXByb2R1Y3Rpb24="
+    # Earlier keys, still accepted for decryption after a rotation.
+    data_encryption_old_keys: list[str] = Field(default_factory=list)
     # Tokens whose expiry lies further ahead than this are refused.
     customer_token_max_hours: int = 24
     # Run the SLA job inside the web process (the embedded default); production runs `kefu worker`.
