@@ -108,7 +108,11 @@ def test_refused_without_a_challenge_or_with_one_bound_elsewhere(
         _consume(engine, challenge_id, make_agent(session), customer_id=customer.id)
     # Key order does not matter: the hash is over canonical JSON.
     consumed = _consume(
-        engine, challenge_id, agent, customer_id=customer.id, payload=dict(reversed(PAYLOAD.items()))
+        engine,
+        challenge_id,
+        agent,
+        customer_id=customer.id,
+        payload=dict(reversed(PAYLOAD.items())),
     )
     assert consumed.id == challenge_id
     with pytest.raises(errors.StepUpUsed):
@@ -130,9 +134,7 @@ def test_refused_without_a_challenge_or_with_one_bound_elsewhere(
     assert state["status"] == "consumed"
 
 
-def test_refused_when_incomplete_or_stale(
-    client: TestClient, engine: Engine, cast: Any
-) -> None:
+def test_refused_when_incomplete_or_stale(client: TestClient, engine: Engine, cast: Any) -> None:
     customer, agent, headers = cast
     created = client.post(
         "/api/v1/step-up/challenges",
@@ -268,7 +270,9 @@ def test_admins_edit_policies(
     rules = {**by_op[OP], "cooling_off_seconds": 3600}
     url = f"/api/v1/step-up/policies/{OP}"
     assert_problem(client.put(url, json=rules, headers=headers), 403, "permission_denied")
-    invalid = client.put(url, json={**rules, "factors": ["sms"], "allow_sms": False}, headers=admin_headers)
+    invalid = client.put(
+        url, json={**rules, "factors": ["sms"], "allow_sms": False}, headers=admin_headers
+    )
     assert_problem(invalid, 422, "validation_error")
     assert_problem(
         client.put(url, json={**rules, "freshness_seconds": 5}, headers=admin_headers),

@@ -222,9 +222,7 @@ def test_customer_enrols_and_disables_only_with_a_fresh_factor(
     assert disabled.status_code == 204, disabled.text
     assert client.get("/api/v1/mfa", headers=headers).json()["enrolled"] is False
     assert [e.actor_id for e in audit_entries(engine, action="mfa.totp_disabled")] == [customer.id]
-    not_enrolled = client.post(
-        "/api/v1/mfa/totp/disable", json={"code": "123456"}, headers=headers
-    )
+    not_enrolled = client.post("/api/v1/mfa/totp/disable", json={"code": "123456"}, headers=headers)
     assert_problem(not_enrolled, 409, "totp_not_enrolled")
 
 
