@@ -172,7 +172,7 @@ def test_refused_when_incomplete_or_stale(client: TestClient, engine: Engine, ca
 
 
 def test_who_may_prove_what(client: TestClient, session: Session, cast: Any) -> None:
-    customer, agent, headers = cast
+    customer, _agent, headers = cast
     created = client.post(
         "/api/v1/step-up/challenges",
         json={"operation": OP, "customer_id": customer.id, "payload": PAYLOAD},
@@ -307,7 +307,7 @@ def test_policy_refuses_sms_for_the_riskiest_operations(session: Session) -> Non
 
 
 def test_nothing_secret_in_the_audit_log(client: TestClient, engine: Engine, cast: Any) -> None:
-    customer, agent, headers = cast
+    customer, _agent, headers = cast
     customer_totp = customer_code(client, customer)
     created = client.post(
         "/api/v1/step-up/challenges",
