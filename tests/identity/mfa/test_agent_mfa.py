@@ -3,13 +3,16 @@ the second-factor routes and sign-out."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from kefu.app import create_app
+from kefu.cli import app as cli_app
 from kefu.core.clock import clock
-from kefu.core.settings import Settings
+from kefu.core.settings import Settings, get_settings
 from kefu.identity.models import Role
 from tests.core.helpers import assert_problem, audit_entries
 from tests.factories import (
@@ -118,3 +121,28 @@ def test_customers_have_no_sign_in_factor_to_prove(client: TestClient, session: 
     )
     assert_problem(bad, 422, "validation_error")
     assert_problem(client.get("/api/v1/mfa"), 401, "not_authenticated")
+
+
+def test_an_operator_clears_a_lost_authenticator_from_the_command_line(
+    client: TestClient,
+    session: Session,
+    engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock.freeze(T0)
+    agent = make_agent(session)
+    agent_headers(client, agent)
+    monkeypatch.setenv("KEFU_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli_app, ["mfa", "reset-agent", agent.email.upper()])
+        assert result.exit_code == 0, result.output
+        unknown = CliRunner().invoke(cli_app, ["mfa", "reset-agent", "nobody@desk.example"])
+        assert unknown.exit_code == 1
+    finally:
+        get_settings.cache_clear()
+    login = client.post("/api/v1/auth/login", json={"email": agent.email, "password": PASSWORD})
+    assert (login.json()["mfa_required"], login.json()["mfa_enrolled"]) == (True, False)
+    [entry] = audit_entries(engine, action="mfa.totp_reset")
+    assert (entry.actor_type, entry.subject_id) == ("system", agent.id)

@@ -146,6 +146,7 @@ def verify_code(
         )
         .order_by(SmsCode.created_at.desc(), SmsCode.id.desc())
         .limit(1)
+        .with_for_update()
     )
     usable = sms is not None and sms.expires_at > now and sms.attempts < settings.sms_max_attempts
     if (

@@ -163,14 +163,17 @@ def _open_seed(credential: TotpCredential, settings: Settings) -> str:
     )
 
 
-def active_credential(session: Session, owner: Owner) -> TotpCredential | None:
-    return session.scalar(
-        select(TotpCredential).where(
-            TotpCredential.owner_type == owner.type,
-            TotpCredential.owner_id == owner.id,
-            TotpCredential.status == TotpStatus.ACTIVE,
-        )
+def active_credential(
+    session: Session, owner: Owner, *, for_update: bool = False
+) -> TotpCredential | None:
+    """The owner's authenticator; `for_update` locks it, so that two concurrent requests with
+    the same code cannot both pass the replay check (PostgreSQL; SQLite serialises writers)."""
+    stmt = select(TotpCredential).where(
+        TotpCredential.owner_type == owner.type,
+        TotpCredential.owner_id == owner.id,
+        TotpCredential.status == TotpStatus.ACTIVE,
     )
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
 def _pending_credential(session: Session, owner: Owner) -> TotpCredential | None:
@@ -288,7 +291,7 @@ def verify_totp(
     """Accept one fresh TOTP code from the owner, or raise (and count the failure)."""
     settings = _settings(settings)
     check_not_locked(session, owner, settings)
-    credential = active_credential(session, owner)
+    credential = active_credential(session, owner, for_update=True)
     if credential is None:
         raise NotEnrolled()
     _check_code(session, owner, credential, code, purpose=purpose, settings=settings, actor=actor)
@@ -360,11 +363,13 @@ def verify_recovery_code(
     check_not_locked(session, owner, settings)
     digest = _recovery_digest(code)
     unused = session.scalars(
-        select(RecoveryCode).where(
+        select(RecoveryCode)
+        .where(
             RecoveryCode.owner_type == owner.type,
             RecoveryCode.owner_id == owner.id,
             RecoveryCode.used_at.is_(None),
         )
+        .with_for_update()
     ).all()
     match = None
     for candidate in unused:
