@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyotp
 
 from kefu.core.db import make_engine, session_scope
 from kefu.identity import service as identity
@@ -319,11 +320,21 @@ def prepare_database(cluster: PostgresCluster, customers: int) -> tuple[str, str
 
 
 def login(base_url: str, email: str) -> str:
+    """Password, then the agent's second factor: the bench agent enrols an authenticator."""
     response = httpx.post(
         f"{base_url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
     )
     response.raise_for_status()
-    return str(response.json()["token"])
+    token = str(response.json()["token"])
+    if response.json().get("mfa_required"):
+        headers = {"Authorization": f"Bearer {token}"}
+        begun = httpx.post(f"{base_url}/api/v1/mfa/totp", headers=headers, timeout=30)
+        begun.raise_for_status()
+        code = pyotp.TOTP(begun.json()["secret"]).now()
+        httpx.post(
+            f"{base_url}/api/v1/mfa/totp/confirm", json={"code": code}, headers=headers, timeout=30
+        ).raise_for_status()
+    return token
 
 
 def api_create_worker(base_url: str, token: str, customer_ids: list[str]) -> Callable[[], Worker]:

@@ -1,4 +1,4 @@
-"""The `kefu` command: serve, demo, migrate, worker, audit verify."""
+"""The `kefu` command: serve, demo, migrate, worker, audit verify, mfa reset-agent."""
 
 from __future__ import annotations
 
@@ -118,6 +118,31 @@ def audit_verify() -> None:
         err=True,
     )
     raise typer.Exit(code=1)
+
+
+mfa_app = typer.Typer(help="Second factors.", no_args_is_help=True)
+app.add_typer(mfa_app, name="mfa")
+
+
+@mfa_app.command("reset-agent")
+def mfa_reset_agent(email: str) -> None:
+    """Break glass: clear an agent's lost authenticator (they enrol anew at their next
+    sign-in). For operators with server access; audited as done by the system."""
+    from sqlalchemy import select
+
+    from kefu.audit.service import Actor
+    from kefu.identity.mfa.agents import reset_agent_totp
+    from kefu.identity.models import Agent
+
+    engine = make_engine(get_settings().database_url)
+    with session_scope(engine) as session:
+        agent = session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+        if agent is None:
+            typer.echo(f"no agent with email {email}", err=True)
+            raise typer.Exit(code=1)
+        reset_agent_totp(session, agent, Actor.system())
+    engine.dispose()
+    typer.echo(f"authenticator cleared for {email}; they enrol again at their next sign-in")
 
 
 if __name__ == "__main__":

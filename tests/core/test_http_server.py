@@ -14,8 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from kefu.app import create_app
+from kefu.core.db import session_factory
 from kefu.core.settings import Settings
-from tests.factories import PASSWORD, customer_headers, make_agent, make_customer
+from tests.factories import customer_headers, make_agent, make_customer, sign_in
 
 
 def _free_port() -> int:
@@ -52,9 +53,8 @@ def test_login_create_and_read_over_http(base_url: str, session: Session) -> Non
     with httpx.Client(base_url=base_url, timeout=10) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
 
-        login = http.post("/api/v1/auth/login", json={"email": agent.email, "password": PASSWORD})
-        assert login.status_code == 200, login.text
-        auth = {"Authorization": f"Bearer {login.json()['token']}"}
+        # Password, then the second factor, enrolled over the socket on first sign-in.
+        auth = sign_in(http, agent, session_factory(session.get_bind()))  # type: ignore[arg-type]
 
         created = http.post(
             "/api/v1/tickets",

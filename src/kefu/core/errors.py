@@ -18,6 +18,9 @@ class KefuError(Exception):
     code: str = "bad_request"
     # A Babel msgid with `%(name)s` placeholders filled from `params`.
     message: str = N_("The request could not be processed.")
+    # True for refusals whose audit record (and attempt counters) must outlive the rollback:
+    # the request's unit of work commits what was written before raising, then answers 4xx.
+    keep_writes: bool = False
 
     def __init__(self, message: str | None = None, /, **params: Any) -> None:
         if message is not None:

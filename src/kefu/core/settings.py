@@ -62,6 +62,35 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     sla_scan_seconds: int = 60
     log_level: str = "INFO"
+    # --- second factors and step-up (kefu.identity.mfa) ---
+    # Agent roles that must prove a second factor at every sign-in (default: every role).
+    mfa_required_roles: list[str] = Field(
+        default_factory=lambda: [
+            "agent",
+            "supervisor",
+            "risk_officer",
+            "compliance_officer",
+            "admin",
+        ]
+    )
+    # Wrong codes (TOTP, recovery, SMS) per person that lock their second factor, and for how long.
+    mfa_max_failures: int = 5
+    mfa_lockout_minutes: int = 15
+    totp_issuer: str = "kefu"
+    recovery_code_count: int = 10
+    # SMS one-time codes: lifetime, sends per phone number per hour, wrong tries per code.
+    sms_code_minutes: int = 5
+    sms_max_sends_per_hour: int = 5
+    sms_max_attempts: int = 3
+    # "outbox" keeps messages in the database (the demo reads them); "twilio" sends them.
+    sms_adapter: str = "outbox"
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from_number: str = ""
+    twilio_timeout_seconds: float = 10.0
+    # How long a step-up challenge stays open before it must be started again.
+    step_up_challenge_minutes: int = 30
 
     @classmethod
     def settings_customise_sources(

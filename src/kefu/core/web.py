@@ -39,12 +39,21 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 
 def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request: committed before the response is sent, rolled back on
-    any error — so a 2xx means the change is durable and a 4xx/5xx means nothing was written."""
+    any error — so a 2xx means the change is durable and a 4xx/5xx means nothing was written,
+    except for refusals marked `keep_writes` (a wrong second factor), whose audit entry and
+    failure count are committed before the error is answered."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     session = factory()
     try:
         yield session
         session.commit()
+    except KefuError as error:
+        # A refused second factor or step-up keeps its audit entry and failure count.
+        if error.keep_writes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise

@@ -15,6 +15,7 @@ from kefu.core import i18n
 from kefu.core.errors import NotAuthenticated, PermissionDenied
 from kefu.core.web import DbSession
 from kefu.identity import service
+from kefu.identity.mfa.agents import enforce_agent_mfa
 from kefu.identity.models import Agent, AgentSession, Customer
 from kefu.identity.permissions import Permission, has_permission
 
@@ -66,11 +67,13 @@ def _use_language(request: Request, language: str) -> None:
     i18n.set_language(language)
 
 
-def current_principal(
+def pending_principal(
     request: Request,
     db: DbSession,
     authorization: Annotated[str | None, Security(authorization_header)],
 ) -> Principal:
+    """The caller, even an agent whose sign-in still owes its second factor: only the routes
+    that enrol or prove that factor (and sign-out) accept such a session."""
     credentials = _credentials(authorization)
     if credentials is None:
         raise NotAuthenticated()
@@ -86,7 +89,26 @@ def current_principal(
     raise NotAuthenticated()
 
 
+PendingPrincipal = Annotated[Principal, Depends(pending_principal)]
+
+
+def current_principal(request: Request, principal: PendingPrincipal) -> Principal:
+    """The caller, with an agent's second factor proven where their role requires it."""
+    if principal.agent is not None and principal.agent_session is not None:
+        enforce_agent_mfa(principal.agent, principal.agent_session, request.app.state.settings)
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def pending_agent(principal: PendingPrincipal) -> Principal:
+    if principal.agent is None:
+        raise PermissionDenied()
+    return principal
+
+
+PendingAgent = Annotated[Principal, Depends(pending_agent)]
 
 
 def current_agent(principal: CurrentPrincipal) -> Principal:

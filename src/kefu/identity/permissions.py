@@ -18,6 +18,12 @@ class Permission(StrEnum):
     SLA_MANAGE = "sla.manage"
     AUDIT_READ = "audit.read"
     AGENTS_MANAGE = "agents.manage"
+    # Second factors and step-up (kefu.identity.mfa).
+    STEP_UP_START = "step_up.start"
+    MFA_RESET = "mfa.reset"
+    APPROVALS_DECIDE = "approvals.decide"
+    STEP_UP_POLICY_MANAGE = "step_up.policy_manage"
+    SMS_OUTBOX_READ = "sms.outbox_read"
 
 
 _AGENT = {
@@ -25,6 +31,8 @@ _AGENT = {
     Permission.TICKETS_WRITE,
     Permission.CUSTOMERS_READ,
     Permission.CUSTOMERS_WRITE,
+    Permission.STEP_UP_START,
+    Permission.MFA_RESET,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -36,10 +44,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TICKETS_READ_ALL_QUEUES,
             Permission.RISK_QUEUE,
             Permission.SLA_MANAGE,
+            Permission.APPROVALS_DECIDE,
+            Permission.SMS_OUTBOX_READ,
         }
     ),
     Role.RISK_OFFICER: frozenset(
-        _AGENT | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS}
+        _AGENT
+        | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS, Permission.APPROVALS_DECIDE}
     ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
     Role.ADMIN: frozenset(set(Permission)),

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from kefu.audit.service import record
 from kefu.core.web import DbSession, IdempotencyKey, idempotent_create
 from kefu.identity import service
-from kefu.identity.deps import CurrentAgent, Principal, require
+from kefu.identity.deps import CurrentAgent, PendingAgent, Principal, require
+from kefu.identity.mfa import agents as agent_mfa
 from kefu.identity.permissions import Permission
 from kefu.identity.schemas import (
     AgentCreate,
@@ -25,7 +26,10 @@ router = APIRouter(prefix="/api/v1", tags=["identity"])
 
 
 @router.post("/auth/login", response_model=LoginResponse)
-def login(body: LoginRequest, db: DbSession) -> LoginResponse:
+def login(request: Request, body: LoginRequest, db: DbSession) -> LoginResponse:
+    """Password first; where the role requires a second factor (`mfa_required`), the token
+    serves only `/mfa/...` (enrol: `POST /mfa/totp` then `/mfa/totp/confirm`; or prove it:
+    `POST /mfa/verify`) until the factor is proven."""
     try:
         issued = service.login(db, body.email, body.password)
     except (service.InvalidCredentials, service.SignInLocked):
@@ -36,11 +40,13 @@ def login(body: LoginRequest, db: DbSession) -> LoginResponse:
         expires_at=issued.session.expires_at,
         agent_id=issued.agent.id,
         role=issued.agent.role,
+        mfa_required=agent_mfa.mfa_required_for(issued.agent, request.app.state.settings),
+        mfa_enrolled=issued.agent.mfa_enrolled,
     )
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(principal: CurrentAgent, db: DbSession) -> Response:
+def logout(principal: PendingAgent, db: DbSession) -> Response:
     assert principal.agent_session is not None
     service.logout(db, db.merge(principal.agent_session))
     return Response(status_code=204)

@@ -21,6 +21,9 @@ class LoginResponse(BaseModel):
     expires_at: datetime
     agent_id: str
     role: str
+    # True: this sign-in must still enrol (`mfa_enrolled` false) or prove its second factor.
+    mfa_required: bool = False
+    mfa_enrolled: bool = False
 
 
 class AgentOut(BaseModel):
