@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     sla_scan_seconds: int = 60
     log_level: str = "INFO"
+    # Largest identity document a customer may upload (the upload route alone accepts bodies
+    # this large; every other route keeps `max_body_bytes`).
+    identity_document_max_bytes: int = 10_000_000
+    # Mark console cookies Secure even when kefu itself sees plain http (behind a TLS proxy).
+    console_secure_cookies: bool = False
 
     @classmethod
     def settings_customise_sources(

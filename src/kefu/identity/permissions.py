@@ -18,6 +18,9 @@ class Permission(StrEnum):
     SLA_MANAGE = "sla.manage"
     AUDIT_READ = "audit.read"
     AGENTS_MANAGE = "agents.manage"
+    # ID-document review: work the queue and decide; open a document (audited).
+    DOCUMENTS_REVIEW = "documents.review"
+    DOCUMENTS_VIEW = "documents.view"
 
 
 _AGENT = {
@@ -39,7 +42,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.RISK_OFFICER: frozenset(
-        _AGENT | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS}
+        _AGENT
+        | {
+            Permission.RISK_QUEUE,
+            Permission.TICKETS_ASSIGN_OTHERS,
+            Permission.DOCUMENTS_REVIEW,
+            Permission.DOCUMENTS_VIEW,
+        }
     ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
     Role.ADMIN: frozenset(set(Permission)),
