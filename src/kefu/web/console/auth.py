@@ -43,6 +43,17 @@ class ConsoleAgent:
         return has_permission(self.agent.role, permission)
 
 
+@dataclass(frozen=True)
+class AgentView:
+    """What pages show of the signed-in agent: plain values, still readable by an error page
+    rendered after the request's database session has rolled back."""
+
+    id: str
+    display_name: str
+    role: str
+    language: str
+
+
 class Redirect(KefuError):
     """Not an error the user sees: the console answers it with 303 to `location`."""
 
@@ -88,7 +99,9 @@ def optional_console_agent(request: Request, db: DbSession) -> ConsoleAgent | No
     request.state.language = agent.language
     i18n.set_language(agent.language)
     user = ConsoleAgent(agent, agent_session)
-    request.state.console_agent = agent
+    request.state.console_agent = AgentView(
+        agent.id, agent.display_name, agent.role, agent.language
+    )
     return user
 
 

@@ -109,6 +109,7 @@ def switch_language(
         chosen = i18n.default_language()
     if user is not None and user.agent.language != chosen:
         user.agent.language = chosen
+        request.state.language = chosen
         record(
             db,
             user.actor,
