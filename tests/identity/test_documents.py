@@ -301,3 +301,30 @@ def test_opening_a_review_is_audited(client: TestClient, session: Session, engin
     assert response.json()["documents"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()
     [entry] = audit_entries(engine, action="identity_review.read")
     assert entry.actor_id == officer.id and entry.subject_id == review["id"]
+
+
+def test_an_agent_cannot_decide_their_own_identity_review(
+    client: TestClient, session: Session, engine: Engine
+) -> None:
+    officer = make_agent(session, role=Role.RISK_OFFICER, email="mei@desk.example")
+    own = make_customer(session, email="Mei@Desk.example")
+    headers = customer_headers(own)
+    upload(client, headers)
+    review = submit(client, headers)
+    response = client.post(
+        f"/api/v1/identity/reviews/{review['id']}/decision",
+        json={"decision": "approve"},
+        headers=agent_headers(client, officer),
+    )
+    assert_problem(response, 403, "own_identity_review")
+    assert audit_entries(engine, action="identity_review.approved") == []
+
+
+def test_uploads_waiting_for_submission_are_bounded(client: TestClient, session: Session) -> None:
+    headers = customer_headers(make_customer(session))
+    for _ in range(10):
+        assert upload(client, headers).status_code == 201
+    assert_problem(upload(client, headers), 409, "too_many_documents")
+    submit(client, headers)
+    # Submitted documents no longer count; a new batch waits for the pending review's decision.
+    assert upload(client, headers).status_code == 201

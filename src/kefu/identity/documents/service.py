@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session, undefer
 from kefu.audit.service import Actor, record
 from kefu.core.clock import utcnow
 from kefu.core.crypto import sealer_for
-from kefu.core.errors import BadRequest, Conflict, KefuError, NotFound, ValidationFailed
+from kefu.core.errors import (
+    BadRequest,
+    Conflict,
+    KefuError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from kefu.core.i18n import N_
 from kefu.core.ids import new_id
 from kefu.core.settings import Settings
@@ -118,6 +125,11 @@ class ReviewAlreadyDecided(Conflict):
 class ReasonRequired(ValidationFailed):
     code = "reason_required"
     message = N_("A reason is required.")
+
+
+class OwnReview(PermissionDenied):
+    code = "own_identity_review"
+    message = N_("You cannot decide a review of your own identity documents.")
 
 
 class UnknownDecision(ValidationFailed):
@@ -276,6 +288,17 @@ def pending_reviews(session: Session, *, limit: int = 50, offset: int = 0) -> li
     )
 
 
+def count_pending_reviews(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count(IdentityReview.id)).where(
+                IdentityReview.status == ReviewStatus.PENDING
+            )
+        )
+        or 0
+    )
+
+
 def get_review(session: Session, review_id: str) -> IdentityReview:
     review = session.get(IdentityReview, review_id)
     if review is None:
@@ -377,6 +400,10 @@ def decide(
         raise NotFound(kind=N_("Review"), id=review_id[:40])
     if review.status != ReviewStatus.PENDING:
         raise ReviewAlreadyDecided()
+    customer = session.get(Customer, review.customer_id)
+    # An agent who is also a customer of the exchange (same email) never decides their own.
+    if customer is not None and (customer.email or "").strip().lower() == agent.email.lower():
+        raise OwnReview()
     if decision == "reject":
         text: str | None = _clean_reason(reason)
     else:

@@ -140,9 +140,7 @@ def home(request: Request, db: DbSession, user: SignedIn) -> Response:
         db, tickets.TicketFilter(status=open_statuses, limit=50), agent=agent
     )
     pending_reviews = (
-        len(documents.pending_reviews(db, limit=200))
-        if user.can(Permission.DOCUMENTS_REVIEW)
-        else None
+        documents.count_pending_reviews(db) if user.can(Permission.DOCUMENTS_REVIEW) else None
     )
     return render(
         request,
@@ -216,6 +214,7 @@ def decide(
         documents.ReasonRequired,
         documents.ReviewAlreadyDecided,
         documents.UnknownDecision,
+        documents.OwnReview,
     ) as error:
         return _review_page(request, db, user, review_id, error=error, reason=reason)
     return _see_other(f"/console/reviews/{review_id}")
