@@ -328,3 +328,26 @@ def test_uploads_waiting_for_submission_are_bounded(client: TestClient, session:
     submit(client, headers)
     # Submitted documents no longer count; a new batch waits for the pending review's decision.
     assert upload(client, headers).status_code == 201
+
+
+def test_demo_reviews_hold_real_png_and_pdf_files(
+    client: TestClient, session: Session, engine: Engine
+) -> None:
+    from kefu.demo.documents import create_identity_reviews
+
+    customers = [make_customer(session, display_name="王芳"), make_customer(session)]
+    assert create_identity_reviews(session, customers) == 2
+    session.commit()
+    officer = agent_headers(client, make_agent(session, role=Role.RISK_OFFICER))
+    queue = client.get("/api/v1/identity/reviews", headers=officer).json()
+    assert [r["customer_id"] for r in queue] == [c.id for c in customers]
+    for document in queue[0]["documents"]:
+        content = client.get(
+            f"/api/v1/identity/documents/{document['id']}/content",
+            params={"reason": "demo check"},
+            headers=officer,
+        ).content
+        assert hashlib.sha256(content).hexdigest() == document["sha256"]
+        assert content.startswith((b"\x89PNG", b"%PDF-1.4"))
+        if content.startswith(b"%PDF"):
+            assert content.rstrip().endswith(b"%%EOF")
