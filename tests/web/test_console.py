@@ -329,3 +329,22 @@ def test_reviewer_works_a_review_in_the_console(
     assert "decisions are final" in again.text
     assert len(audit_entries(engine, action="identity_review.rejected")) == 1
     assert client.get("/console/reviews").text.count("Li Wei") == 0
+
+    # The customer tries again; the reviewer sees the earlier rejection beside the new review.
+    upload(client, headers)
+    second = submit(client, headers)
+    page = client.get(f"/console/reviews/{second['id']}")
+    assert "Earlier reviews of this customer" in page.text and "Photo is blurred" in page.text
+    assert "/decision" in page.text
+
+
+def test_customer_text_is_escaped(client: TestClient, session: Session) -> None:
+    customer = make_customer(session, display_name='<script>alert("x")</script>')
+    headers = customer_headers(customer)
+    upload(client, headers, filename='"><img src=x onerror=alert(1)>.png')
+    review = submit(client, headers)
+    sign_in(client, make_agent(session, role=Role.RISK_OFFICER))
+    for path in ("/console/reviews", f"/console/reviews/{review['id']}"):
+        page = client.get(path)
+        assert "<script>" not in page.text and "<img src=x" not in page.text
+        assert "&lt;script&gt;" in page.text

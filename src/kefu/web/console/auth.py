@@ -16,6 +16,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor
 from kefu.core import i18n
@@ -65,15 +66,15 @@ class Redirect(KefuError):
         self.location = location
 
 
-def pending_step(agent: Agent, agent_session: AgentSession) -> str | None:
+def pending_step(db: Session, agent: Agent, agent_session: AgentSession) -> str | None:
     """The console path of the sign-in step this session still owes, or None when it may
     use the console. With the password step alone, a session is complete when it exists."""
     return None
 
 
-def after_password(agent: Agent, agent_session: AgentSession, next_path: str) -> str:
+def after_password(db: Session, agent: Agent, agent_session: AgentSession, next_path: str) -> str:
     """Where the browser goes once the password is right: the next step, else `next_path`."""
-    return pending_step(agent, agent_session) or next_path
+    return pending_step(db, agent, agent_session) or next_path
 
 
 def safe_next(value: str | None) -> str:
@@ -106,7 +107,9 @@ def optional_console_agent(request: Request, db: DbSession) -> ConsoleAgent | No
 
 
 def console_agent(
-    request: Request, user: Annotated[ConsoleAgent | None, Depends(optional_console_agent)]
+    request: Request,
+    db: DbSession,
+    user: Annotated[ConsoleAgent | None, Depends(optional_console_agent)],
 ) -> ConsoleAgent:
     """Every console page: signed out → the sign-in page, coming back here afterwards."""
     if user is None:
@@ -114,7 +117,7 @@ def console_agent(
         if request.method == "GET" and request.url.query:
             path = f"{path}?{request.url.query}"
         raise Redirect(sign_in_url(path if request.method == "GET" else HOME))
-    step = pending_step(user.agent, user.session)
+    step = pending_step(db, user.agent, user.session)
     if step is not None:
         raise Redirect(step)
     return user

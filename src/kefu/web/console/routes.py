@@ -78,7 +78,7 @@ def sign_in(
         # The failed attempt is committed with this response (throttling counts it).
         context = {"next": safe_next(next), "email": email, "error": error}
         return render(request, "console/sign_in.html", context, status_code=error.status)
-    response = _see_other(after_password(issued.agent, issued.session, safe_next(next)))
+    response = _see_other(after_password(db, issued.agent, issued.session, safe_next(next)))
     # A fresh token at every sign-in: a cookie planted before it is worth nothing after.
     hours = _settings(request).agent_session_hours
     set_cookie(request, response, SESSION_COOKIE, issued.token, max_age=hours * 3600)
@@ -186,6 +186,9 @@ def _review_page(
             "customer": identity.get_customer(db, review.customer_id),
             "documents": documents.review_documents(db, review.id),
             "decider": identity.get_agent(db, review.decided_by) if review.decided_by else None,
+            "history": [
+                r for r in documents.customer_reviews(db, review.customer_id) if r.id != review.id
+            ],
             "can_view": user.can(Permission.DOCUMENTS_VIEW),
             "error": error,
             "reason": reason,
