@@ -3,6 +3,7 @@
 from kefu.audit import models as audit_models
 from kefu.core import models as core_models
 from kefu.identity import models as identity_models
+from kefu.identity.documents import models as identity_document_models
 from kefu.identity.mfa import models as mfa_models
 from kefu.sla import models as sla_models
 from kefu.tickets import models as ticket_models
@@ -10,6 +11,7 @@ from kefu.tickets import models as ticket_models
 __all__ = [
     "audit_models",
     "core_models",
+    "identity_document_models",
     "identity_models",
     "mfa_models",
     "sla_models",

@@ -60,7 +60,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_problem_handlers(app)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(NulCharacterMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    from kefu.identity.documents.routes import UPLOAD_PATH
+
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # Room for the document plus its multipart envelope; JSON routes keep the small limit.
+        larger_limits={UPLOAD_PATH: settings.identity_document_max_bytes + 64_000},
+    )
 
     from kefu.audit.routes import router as audit_router
     from kefu.identity.mfa.routes import router as mfa_router
@@ -72,4 +79,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in (identity_router, tickets_router, sla_router, audit_router, web_router):
         app.include_router(router)
     app.include_router(mfa_router)
+
+    from kefu.identity.documents.routes import router as identity_documents_router
+    from kefu.web import install as install_web
+    from kefu.web.console.routes import router as console_router
+
+    app.include_router(identity_documents_router)
+    app.include_router(console_router)
+    install_web(app)
     return app

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     twilio_timeout_seconds: float = 10.0
     # How long a step-up challenge stays open before it must be started again.
     step_up_challenge_minutes: int = 30
+    # Largest identity document a customer may upload (the upload route alone accepts bodies
+    # this large; every other route keeps `max_body_bytes`).
+    identity_document_max_bytes: int = 10_000_000
+    # Mark console cookies Secure even when kefu itself sees plain http (behind a TLS proxy).
+    console_secure_cookies: bool = False
 
     @classmethod
     def settings_customise_sources(

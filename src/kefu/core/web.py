@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -204,18 +204,23 @@ class BodySizeLimitMiddleware:
     """Refuses bodies over the limit with 413, by Content-Length or while streaming, before
     any handler sees them — so an oversize request never half-writes anything."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Exact paths (uploads) allowed a larger body than every other route.
+        self.larger_limits = dict(larger_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger_limits.get(scope["path"], self.max_bytes)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
 
@@ -224,17 +229,17 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_from_error(None, PayloadTooLarge(limit=self.max_bytes))
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem_from_error(None, PayloadTooLarge(limit=limit))
         await response(scope, receive, send)
 
 
@@ -242,7 +247,7 @@ class NulCharacterMiddleware:
     """Refuses NUL characters in the path, query or JSON body with 400: PostgreSQL cannot
     store them in text, and no support conversation needs one."""
 
-    _ESCAPED = (b"\\u0000", b"\x00")
+    _ESCAPED: tuple[bytes, ...] = (b"\\u0000", b"\x00")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -259,6 +264,14 @@ class NulCharacterMiddleware:
         ):
             await self._refuse(scope, receive, send)
             return
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        if content_type.startswith(b"multipart/form-data"):
+            # Uploaded files are binary; their routes check what they keep.
+            await self.app(scope, receive, send)
+            return
+        markers = self._ESCAPED
+        if content_type.startswith(b"application/x-www-form-urlencoded"):
+            markers = (*markers, b"%00")
         tail = b""
 
         async def checked_receive() -> Message:
@@ -266,7 +279,7 @@ class NulCharacterMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 chunk = tail + message.get("body", b"")
-                if any(marker in chunk for marker in self._ESCAPED):
+                if any(marker in chunk for marker in markers):
                     raise _NulCharacter()
                 tail = chunk[-5:]
             return message

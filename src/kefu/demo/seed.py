@@ -27,6 +27,7 @@ from kefu.core.clock import clock, utcnow
 from kefu.core.settings import get_settings
 from kefu.demo import content
 from kefu.demo.content import EN, ZH, TicketTemplate
+from kefu.demo.documents import create_identity_reviews
 from kefu.identity import service as identity
 from kefu.identity.models import Agent, Customer, CustomerTier, Role
 from kefu.sla import service as sla
@@ -587,7 +588,7 @@ def _count(session: Session, model: Any) -> int:
 
 def _sign_in_lines(base_url: str) -> list[str]:
     lines = [
-        f"Agent console: {base_url}",
+        f"Agent console: {base_url}/console",
         f"API docs:      {base_url}/docs",
         f"Sign in (every demo agent's password is {DEMO_PASSWORD!r}):",
     ]
@@ -640,6 +641,7 @@ def seed_demo(session: Session, tickets: int = 300, *, base_url: str | None = No
                 desk.create(plan)
             else:
                 desk.step(plan, maybe_step)
+        create_identity_reviews(session, customers)
     finally:
         clock.unfreeze()
     breaches = sla.scan_breaches(session)

@@ -24,6 +24,9 @@ class Permission(StrEnum):
     APPROVALS_DECIDE = "approvals.decide"
     STEP_UP_POLICY_MANAGE = "step_up.policy_manage"
     SMS_OUTBOX_READ = "sms.outbox_read"
+    # ID-document review: work the queue and decide; open a document (audited).
+    DOCUMENTS_REVIEW = "documents.review"
+    DOCUMENTS_VIEW = "documents.view"
 
 
 _AGENT = {
@@ -50,7 +53,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.RISK_OFFICER: frozenset(
         _AGENT
-        | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS, Permission.APPROVALS_DECIDE}
+        | {
+            Permission.RISK_QUEUE,
+            Permission.TICKETS_ASSIGN_OTHERS,
+            Permission.APPROVALS_DECIDE,
+            Permission.DOCUMENTS_REVIEW,
+            Permission.DOCUMENTS_VIEW,
+        }
     ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
     Role.ADMIN: frozenset(set(Permission)),

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
-from kefu.core import i18n
 from kefu.core.web import DbSession
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import OPEN_STATUSES
+from kefu.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -26,15 +22,8 @@ def home(request: Request, db: DbSession) -> HTMLResponse:
         .group_by(Ticket.team, Ticket.language)
         .order_by(Ticket.team, Ticket.language)
     ).all()
-    language = i18n.current_language()
-    return templates.TemplateResponse(
-        request,
-        "home.html",
-        {
-            "queues": [(f"{team}:{lang}", count) for team, lang, count in rows],
-            "lang": language,
-            "t": lambda message: i18n.translate(message, language),
-        },
+    return render(
+        request, "home.html", {"queues": [(f"{team}:{lang}", count) for team, lang, count in rows]}
     )
 
 

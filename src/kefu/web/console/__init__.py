@@ -1,0 +1,1 @@
+"""The agent console: cookie sign-in, the home page and the ID-document review queue."""
