@@ -251,6 +251,11 @@ def test_reject_needs_a_reason_and_decisions_are_final(
     assert entry.actor_id == officer.id and entry.data["reason"] == "Photo is blurred"
     mine = client.get("/api/v1/identity/reviews/mine", headers=headers).json()
     assert mine[0]["status"] == "rejected"
+    listed = client.get("/api/v1/identity/reviews?status=rejected", headers=officer_headers)
+    assert [r["id"] for r in listed.json()] == [review["id"]]
+    assert client.get("/api/v1/identity/reviews", headers=officer_headers).json() == []
+    bad = client.get("/api/v1/identity/reviews?status=maybe", headers=officer_headers)
+    assert_problem(bad, 422, "validation_error")
     with new_session(engine) as s:
         assert identity_reverified_at(s, customer.id) is None
 

@@ -13,7 +13,7 @@ from kefu.core.settings import Settings
 from kefu.core.web import DbSession
 from kefu.identity.deps import CurrentPrincipal, Principal, require
 from kefu.identity.documents import service
-from kefu.identity.documents.models import IdentityDocument, IdentityReview
+from kefu.identity.documents.models import IdentityDocument, IdentityReview, ReviewStatus
 from kefu.identity.documents.schemas import DecisionIn, DocumentOut, ReviewOut, ReviewStatusOut
 from kefu.identity.models import Customer
 from kefu.identity.permissions import Permission
@@ -99,11 +99,15 @@ def my_reviews(db: DbSession, principal: CurrentPrincipal) -> list[ReviewStatusO
 def review_queue(
     db: DbSession,
     _: Reviewer,
+    status: ReviewStatus = ReviewStatus.PENDING,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ReviewOut]:
-    """Pending reviews, oldest first."""
-    reviews = service.pending_reviews(db, limit=limit, offset=offset)
+    """Pending reviews oldest first (the queue); decided ones latest decision first."""
+    if status == ReviewStatus.PENDING:
+        reviews = service.pending_reviews(db, limit=limit, offset=offset)
+    else:
+        reviews = service.decided_reviews(db, status=status, limit=limit, offset=offset)
     documents = service.documents_by_review(db, [r.id for r in reviews])
     return [review_out(r, documents[r.id]) for r in reviews]
 
