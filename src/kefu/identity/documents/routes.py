@@ -51,7 +51,7 @@ def review_out(review: IdentityReview, documents: list[IdentityDocument]) -> Rev
 
 
 @router.post("/documents", status_code=201, response_model=DocumentOut)
-async def upload_document(
+def upload_document(
     request: Request,
     db: DbSession,
     principal: CurrentPrincipal,
@@ -61,8 +61,9 @@ async def upload_document(
     """Multipart upload (`kind`, `file`): JPEG, PNG or PDF, checked by content."""
     customer = _customer(principal)
     settings = _settings(request)
-    # Read one byte past the limit: enough to know the file is too large.
-    data = await file.read(settings.identity_document_max_bytes + 1)
+    # Read one byte past the limit: enough to know the file is too large. A plain (sync)
+    # route: the database work runs in the thread pool, not on the event loop.
+    data = file.file.read(settings.identity_document_max_bytes + 1)
     document = service.upload_document(
         db,
         settings,
