@@ -96,6 +96,17 @@ def test_empty_file_and_unknown_kind_are_refused(client: TestClient, session: Se
     assert_problem(missing_file, 422, "validation_error")
 
 
+def test_uploads_may_be_far_larger_than_the_json_body_limit(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = customer_headers(make_customer(session))
+    scan = PNG + bytes(range(256)) * 8_000  # about 2 MB; JSON bodies stop at 64 kB here
+    assert len(scan) > 30 * settings.max_body_bytes
+    response = upload(client, headers, data=scan)
+    assert response.status_code == 201, response.text
+    assert response.json()["size"] == len(scan)
+
+
 def test_oversize_documents_are_refused_while_json_keeps_its_small_limit(
     settings: Settings, engine: Engine, session: Session
 ) -> None:
