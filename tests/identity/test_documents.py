@@ -96,6 +96,17 @@ def test_empty_file_and_unknown_kind_are_refused(client: TestClient, session: Se
     assert_problem(missing_file, 422, "validation_error")
 
 
+def test_uploads_may_be_far_larger_than_the_json_body_limit(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = customer_headers(make_customer(session))
+    scan = PNG + bytes(range(256)) * 8_000  # about 2 MB; JSON bodies stop at 64 kB here
+    assert len(scan) > 30 * settings.max_body_bytes
+    response = upload(client, headers, data=scan)
+    assert response.status_code == 201, response.text
+    assert response.json()["size"] == len(scan)
+
+
 def test_oversize_documents_are_refused_while_json_keeps_its_small_limit(
     settings: Settings, engine: Engine, session: Session
 ) -> None:
@@ -251,6 +262,11 @@ def test_reject_needs_a_reason_and_decisions_are_final(
     assert entry.actor_id == officer.id and entry.data["reason"] == "Photo is blurred"
     mine = client.get("/api/v1/identity/reviews/mine", headers=headers).json()
     assert mine[0]["status"] == "rejected"
+    listed = client.get("/api/v1/identity/reviews?status=rejected", headers=officer_headers)
+    assert [r["id"] for r in listed.json()] == [review["id"]]
+    assert client.get("/api/v1/identity/reviews", headers=officer_headers).json() == []
+    bad = client.get("/api/v1/identity/reviews?status=maybe", headers=officer_headers)
+    assert_problem(bad, 422, "validation_error")
     with new_session(engine) as s:
         assert identity_reverified_at(s, customer.id) is None
 

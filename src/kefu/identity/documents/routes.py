@@ -13,7 +13,7 @@ from kefu.core.settings import Settings
 from kefu.core.web import DbSession
 from kefu.identity.deps import CurrentPrincipal, Principal, require
 from kefu.identity.documents import service
-from kefu.identity.documents.models import IdentityDocument, IdentityReview
+from kefu.identity.documents.models import IdentityDocument, IdentityReview, ReviewStatus
 from kefu.identity.documents.schemas import DecisionIn, DocumentOut, ReviewOut, ReviewStatusOut
 from kefu.identity.models import Customer
 from kefu.identity.permissions import Permission
@@ -51,7 +51,7 @@ def review_out(review: IdentityReview, documents: list[IdentityDocument]) -> Rev
 
 
 @router.post("/documents", status_code=201, response_model=DocumentOut)
-async def upload_document(
+def upload_document(
     request: Request,
     db: DbSession,
     principal: CurrentPrincipal,
@@ -61,8 +61,9 @@ async def upload_document(
     """Multipart upload (`kind`, `file`): JPEG, PNG or PDF, checked by content."""
     customer = _customer(principal)
     settings = _settings(request)
-    # Read one byte past the limit: enough to know the file is too large.
-    data = await file.read(settings.identity_document_max_bytes + 1)
+    # Read one byte past the limit: enough to know the file is too large. A plain (sync)
+    # route: the database work runs in the thread pool, not on the event loop.
+    data = file.file.read(settings.identity_document_max_bytes + 1)
     document = service.upload_document(
         db,
         settings,
@@ -99,11 +100,15 @@ def my_reviews(db: DbSession, principal: CurrentPrincipal) -> list[ReviewStatusO
 def review_queue(
     db: DbSession,
     _: Reviewer,
+    status: ReviewStatus = ReviewStatus.PENDING,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ReviewOut]:
-    """Pending reviews, oldest first."""
-    reviews = service.pending_reviews(db, limit=limit, offset=offset)
+    """Pending reviews oldest first (the queue); decided ones latest decision first."""
+    if status == ReviewStatus.PENDING:
+        reviews = service.pending_reviews(db, limit=limit, offset=offset)
+    else:
+        reviews = service.decided_reviews(db, status=status, limit=limit, offset=offset)
     documents = service.documents_by_review(db, [r.id for r in reviews])
     return [review_out(r, documents[r.id]) for r in reviews]
 

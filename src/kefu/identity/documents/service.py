@@ -288,6 +288,22 @@ def pending_reviews(session: Session, *, limit: int = 50, offset: int = 0) -> li
     )
 
 
+def decided_reviews(
+    session: Session, *, status: str | None = None, limit: int = 50, offset: int = 0
+) -> list[IdentityReview]:
+    """Decided reviews (approved, rejected or both), latest decision first."""
+    statuses = [status] if status else [ReviewStatus.APPROVED, ReviewStatus.REJECTED]
+    return list(
+        session.scalars(
+            select(IdentityReview)
+            .where(IdentityReview.status.in_(statuses))
+            .order_by(IdentityReview.decided_at.desc(), IdentityReview.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
 def count_pending_reviews(session: Session) -> int:
     return int(
         session.scalar(

@@ -5,7 +5,9 @@ same `identity.service.login` the API uses) and puts its token in an HttpOnly, S
 cookie. `pending_step` names the step a session still owes before it may use the console;
 every console page asks it, and the sign-in form redirects to it. A second factor slots in
 there: it returns its verification page (say `/console/sign-in/verify`) until the session's
-`mfa_verified_at` is set, and nothing else changes.
+`mfa_verified_at` is set, and nothing else changes. The verification page itself takes
+`optional_console_agent` (which does not ask `pending_step`), so a half-signed-in session
+reaches it and nothing else.
 """
 
 from __future__ import annotations

@@ -159,12 +159,15 @@ def home(request: Request, db: DbSession, user: SignedIn) -> Response:
 @router.get("/reviews")
 def review_queue(request: Request, db: DbSession, user: Reviewer) -> Response:
     reviews = documents.pending_reviews(db, limit=200)
+    decided = documents.decided_reviews(db, limit=20)
     docs = documents.documents_by_review(db, [r.id for r in reviews])
-    customers = {r.customer_id: identity.get_customer(db, r.customer_id) for r in reviews}
+    customers = {
+        r.customer_id: identity.get_customer(db, r.customer_id) for r in [*reviews, *decided]
+    }
     return render(
         request,
         "console/reviews.html",
-        {"reviews": reviews, "documents": docs, "customers": customers},
+        {"reviews": reviews, "decided": decided, "documents": docs, "customers": customers},
     )
 
 
