@@ -91,6 +91,10 @@ def test_reset_needs_review_agent_factor_and_a_second_persons_approval(
         headers=customer_headers(customer),
     )
     assert_problem(refused, 400, "factor_not_accepted")
+    # A review older than the policy's limit (30 days) does not count.
+    reverified[customer.id] = utcnow() - timedelta(days=31)
+    state = client.get(f"/api/v1/step-up/challenges/{challenge['id']}", headers=headers).json()
+    assert "customer:id_review" in state["missing"]
     reverified[customer.id] = utcnow() - timedelta(days=2)
     verified = client.post(
         f"/api/v1/step-up/challenges/{challenge['id']}/verify",

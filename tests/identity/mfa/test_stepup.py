@@ -3,6 +3,7 @@ operation, that customer and that payload, and only once — `consume_step_up` i
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -320,3 +321,28 @@ def test_nothing_secret_in_the_audit_log(client: TestClient, engine: Engine, cas
         headers=customer_headers(customer),
     )
     assert_no_secrets_in_audit(engine, customer_totp)
+
+
+def test_concurrent_consumers_run_the_operation_once(
+    client: TestClient, engine: Engine, cast: Any
+) -> None:
+    customer, agent, headers = cast
+    challenge_id = _satisfied(client, customer, agent, headers)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def consume() -> None:
+        barrier.wait()
+        try:
+            _consume(engine, challenge_id, agent, customer_id=customer.id)
+            outcomes.append("ran")
+        except errors.StepUpUsed:
+            outcomes.append("step_up_used")
+
+    threads = [threading.Thread(target=consume) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["ran", "step_up_used"]
+    assert len(audit_entries(engine, action="step_up.consumed")) == 1
