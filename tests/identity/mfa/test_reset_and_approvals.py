@@ -149,6 +149,8 @@ def test_reset_needs_review_agent_factor_and_a_second_persons_approval(
         "/api/v1/approvals", params={"status": "pending"}, headers=supervisor_headers
     )
     assert [a["id"] for a in pending.json()] == [approval["id"]]
+    # The approver sees what they approve, not just its hash.
+    assert pending.json()[0]["payload"] == {"customer_id": customer.id, "factor": "totp"}
 
     approved = client.post(
         approve_url,

@@ -215,6 +215,22 @@ def test_who_may_prove_what(client: TestClient, session: Session, cast: Any) -> 
     )
     assert own.status_code == 201, own.text
     assert own.json()["policy"]["who"] == "customer"
+    assert own.json()["customer_factors"] == ["totp"]  # no SMS for a new withdrawal address
+    mine = client.get(
+        "/api/v1/step-up/challenges",
+        params={"status": "open", "customer_id": someone_else.id},
+        headers=customer_headers(customer),
+    )
+    assert {c["id"] for c in mine.json()} == {created["id"], own.json()["id"]}
+    assert (
+        client.get("/api/v1/step-up/challenges", headers=customer_headers(someone_else)).json()
+        == []
+    )
+    assert_problem(client.get("/api/v1/step-up/challenges", headers=headers), 400, "bad_request")
+    by_agent = client.get(
+        "/api/v1/step-up/challenges", params={"customer_id": customer.id}, headers=headers
+    )
+    assert len(by_agent.json()) == 2
     needs_agent = client.post(
         "/api/v1/step-up/challenges",
         json={"operation": OP, "payload": PAYLOAD},
