@@ -91,6 +91,10 @@ def test_reset_needs_review_agent_factor_and_a_second_persons_approval(
         headers=customer_headers(customer),
     )
     assert_problem(refused, 400, "factor_not_accepted")
+    # A review older than the policy's limit (30 days) does not count.
+    reverified[customer.id] = utcnow() - timedelta(days=31)
+    state = client.get(f"/api/v1/step-up/challenges/{challenge['id']}", headers=headers).json()
+    assert "customer:id_review" in state["missing"]
     reverified[customer.id] = utcnow() - timedelta(days=2)
     verified = client.post(
         f"/api/v1/step-up/challenges/{challenge['id']}/verify",
@@ -145,6 +149,8 @@ def test_reset_needs_review_agent_factor_and_a_second_persons_approval(
         "/api/v1/approvals", params={"status": "pending"}, headers=supervisor_headers
     )
     assert [a["id"] for a in pending.json()] == [approval["id"]]
+    # The approver sees what they approve, not just its hash.
+    assert pending.json()[0]["payload"] == {"customer_id": customer.id, "factor": "totp"}
 
     approved = client.post(
         approve_url,

@@ -3,6 +3,7 @@ operation, that customer and that payload, and only once — `consume_step_up` i
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -214,6 +215,22 @@ def test_who_may_prove_what(client: TestClient, session: Session, cast: Any) -> 
     )
     assert own.status_code == 201, own.text
     assert own.json()["policy"]["who"] == "customer"
+    assert own.json()["customer_factors"] == ["totp"]  # no SMS for a new withdrawal address
+    mine = client.get(
+        "/api/v1/step-up/challenges",
+        params={"status": "open", "customer_id": someone_else.id},
+        headers=customer_headers(customer),
+    )
+    assert {c["id"] for c in mine.json()} == {created["id"], own.json()["id"]}
+    assert (
+        client.get("/api/v1/step-up/challenges", headers=customer_headers(someone_else)).json()
+        == []
+    )
+    assert_problem(client.get("/api/v1/step-up/challenges", headers=headers), 400, "bad_request")
+    by_agent = client.get(
+        "/api/v1/step-up/challenges", params={"customer_id": customer.id}, headers=headers
+    )
+    assert len(by_agent.json()) == 2
     needs_agent = client.post(
         "/api/v1/step-up/challenges",
         json={"operation": OP, "payload": PAYLOAD},
@@ -320,3 +337,28 @@ def test_nothing_secret_in_the_audit_log(client: TestClient, engine: Engine, cas
         headers=customer_headers(customer),
     )
     assert_no_secrets_in_audit(engine, customer_totp)
+
+
+def test_concurrent_consumers_run_the_operation_once(
+    client: TestClient, engine: Engine, cast: Any
+) -> None:
+    customer, agent, headers = cast
+    challenge_id = _satisfied(client, customer, agent, headers)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def consume() -> None:
+        barrier.wait()
+        try:
+            _consume(engine, challenge_id, agent, customer_id=customer.id)
+            outcomes.append("ran")
+        except errors.StepUpUsed:
+            outcomes.append("step_up_used")
+
+    threads = [threading.Thread(target=consume) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["ran", "step_up_used"]
+    assert len(audit_entries(engine, action="step_up.consumed")) == 1

@@ -21,7 +21,7 @@ from kefu.identity.adapters.outbox import list_outbox
 from kefu.identity.deps import CurrentPrincipal, PendingPrincipal, Principal, require
 from kefu.identity.mfa import agents as agent_mfa
 from kefu.identity.mfa import approvals, reset, stepup, totp
-from kefu.identity.mfa.models import ApprovalStatus, OwnerType
+from kefu.identity.mfa.models import ApprovalRequest, ApprovalStatus, ChallengeStatus, OwnerType
 from kefu.identity.mfa.schemas import (
     ApprovalCreate,
     ApprovalDecision,
@@ -234,6 +234,24 @@ def create_challenge(
     )
 
 
+@router.get("/step-up/challenges", response_model=list[ChallengeOut])
+def list_challenges(
+    db: DbSession,
+    principal: CurrentPrincipal,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    status: Annotated[ChallengeStatus | None, Query()] = None,
+) -> list[ChallengeOut]:
+    """A customer's challenges (customers see only their own): what waits for confirmation."""
+    if principal.customer is not None:
+        customer_id = principal.customer.id
+    elif not principal.can(Permission.STEP_UP_START):
+        raise PermissionDenied()
+    elif customer_id is None:
+        raise BadRequest(N_("Name the customer (customer_id)."))
+    challenges = stepup.list_challenges(db, customer_id=customer_id, status=status)
+    return [ChallengeOut.of(stepup.challenge_state(db, c)) for c in challenges]
+
+
 @router.get("/step-up/challenges/{challenge_id}", response_model=ChallengeOut)
 def get_challenge(challenge_id: str, db: DbSession, principal: CurrentPrincipal) -> ChallengeOut:
     return _visible_challenge(db, principal, challenge_id)
@@ -275,6 +293,13 @@ def verify_factor(
 # --- four-eyes approvals -------------------------------------------------------------------
 
 
+def _approval_out(db: DbSession, approval: ApprovalRequest) -> ApprovalOut:
+    """With the payload the approver is asked to approve, not just its hash."""
+    out = ApprovalOut.model_validate(approval)
+    out.payload = stepup.get_challenge(db, approval.challenge_id).payload
+    return out
+
+
 @router.post("/approvals", response_model=ApprovalOut, status_code=201)
 def request_approval(
     request: Request,
@@ -290,7 +315,7 @@ def request_approval(
         approval = approvals.request_approval(
             db, body.challenge_id, requester=agent, reason=body.reason
         )
-        return ApprovalOut.model_validate(approval)
+        return _approval_out(db, approval)
 
     return idempotent_create(
         request, db, principal=principal.key, key=idempotency_key, body=body, create=create
@@ -303,7 +328,7 @@ def list_approvals(
     _: Approver,
     status: Annotated[ApprovalStatus | None, Query()] = None,
 ) -> list[ApprovalOut]:
-    return [ApprovalOut.model_validate(a) for a in approvals.list_approvals(db, status=status)]
+    return [_approval_out(db, a) for a in approvals.list_approvals(db, status=status)]
 
 
 @router.get("/approvals/{approval_id}", response_model=ApprovalOut)
@@ -314,7 +339,7 @@ def get_approval(approval_id: str, db: DbSession, principal: Starter) -> Approva
         Permission.APPROVALS_DECIDE
     ):
         raise NotFound(kind=N_("Approval"), id=approval_id)
-    return ApprovalOut.model_validate(approval)
+    return _approval_out(db, approval)
 
 
 def _decide(
@@ -336,7 +361,7 @@ def _decide(
         reason=body.reason,
         settings=_settings(request),
     )
-    return ApprovalOut.model_validate(approval)
+    return _approval_out(db, approval)
 
 
 @router.post("/approvals/{approval_id}/approve", response_model=ApprovalOut)

@@ -82,6 +82,8 @@ class ChallengeOut(BaseModel):
     expires_at: datetime
     consumed_at: datetime | None
     policy: StepUpPolicy
+    # The customer's factors this challenge accepts now (SMS only where the policy allows it).
+    customer_factors: list[str]
     verifications: list[VerificationOut]
     missing: list[str]
     stale: list[str]
@@ -105,6 +107,9 @@ class ChallengeOut(BaseModel):
             expires_at=c.expires_at,
             consumed_at=c.consumed_at,
             policy=state.policy,
+            customer_factors=sorted(state.policy.customer_factors)
+            if state.policy.needs_customer
+            else [],
             verifications=[VerificationOut.model_validate(v) for v in state.verifications],
             missing=state.missing,
             stale=state.stale,
@@ -146,6 +151,8 @@ class ApprovalOut(BaseModel):
     decision_reason: str | None
     created_at: datetime
     executed_at: datetime | None
+    # What the operation will run with (the challenge's payload, bound by its hash).
+    payload: Any = None
 
 
 class ResetIn(BaseModel):

@@ -285,6 +285,16 @@ def get_challenge(session: Session, challenge_id: str) -> StepUpChallenge:
     return challenge
 
 
+def list_challenges(
+    session: Session, *, customer_id: str, status: str | None = None
+) -> list[StepUpChallenge]:
+    stmt = select(StepUpChallenge).where(StepUpChallenge.customer_id == customer_id)
+    if status:
+        stmt = stmt.where(StepUpChallenge.status == status)
+    stmt = stmt.order_by(StepUpChallenge.created_at.desc(), StepUpChallenge.id.desc())
+    return list(session.scalars(stmt.limit(100)))
+
+
 def _purpose(challenge: StepUpChallenge) -> str:
     return f"step_up:{challenge.id}"
 
