@@ -176,10 +176,7 @@ def parse_transaction(raw: bytes) -> Transaction:
     locktime = r.u32()
     if r.pos != len(raw):
         raise ParseError("trailing bytes")
-    if segwit:
-        stripped = raw[:4] + raw[6:outputs_end] + raw[-4:]
-    else:
-        stripped = raw
+    stripped = raw[:4] + raw[6:outputs_end] + raw[-4:] if segwit else raw
     inputs = tuple(
         TxInput(display(prev), vout, script_sig, sequence, witness)
         for (prev, vout, script_sig, sequence), witness in zip(raw_inputs, witnesses, strict=True)
@@ -220,12 +217,14 @@ class BlockHeader:
     @property
     def target(self) -> int:
         exponent, mantissa = self.bits >> 24, self.bits & 0x007FFFFF
-        return mantissa << (8 * (exponent - 3)) if exponent > 3 else mantissa >> (8 * (3 - exponent))
+        return (
+            mantissa << (8 * (exponent - 3)) if exponent > 3 else mantissa >> (8 * (3 - exponent))
+        )
 
     @property
     def meets_target(self) -> bool:
         """Proof of work: the header's hash, read as a number, is at most its target."""
-        return 0 < self.target and int(self.hash, 16) <= self.target
+        return self.target > 0 and int(self.hash, 16) <= self.target
 
 
 def parse_header(raw: bytes) -> BlockHeader:

@@ -18,6 +18,9 @@ class Permission(StrEnum):
     SLA_MANAGE = "sla.manage"
     AUDIT_READ = "audit.read"
     AGENTS_MANAGE = "agents.manage"
+    CHAIN_CHECK = "chain.check"
+    CHAIN_PROOFS = "chain.proofs"
+    CHAIN_LABELS_MANAGE = "chain.labels.manage"
 
 
 _AGENT = {
@@ -25,6 +28,8 @@ _AGENT = {
     Permission.TICKETS_WRITE,
     Permission.CUSTOMERS_READ,
     Permission.CUSTOMERS_WRITE,
+    Permission.CHAIN_CHECK,
+    Permission.CHAIN_PROOFS,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -39,7 +44,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.RISK_OFFICER: frozenset(
-        _AGENT | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS}
+        _AGENT
+        | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS, Permission.CHAIN_LABELS_MANAGE}
     ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
     Role.ADMIN: frozenset(set(Permission)),
