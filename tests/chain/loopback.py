@@ -121,7 +121,9 @@ def esplora_handler(tip: int = 875_700) -> Callable[[Request], Reply]:
             if parts[2] == "hex":
                 return Reply(body=(esplora / f"{name}.hex").read_text().strip())
             if parts[2] == "merkle-proof":
-                return Reply(body=json.loads((esplora / f"merkle_proof_{name[3:]}.json").read_text()))
+                return Reply(
+                    body=json.loads((esplora / f"merkle_proof_{name[3:]}.json").read_text())
+                )
         if len(parts) == 3 and parts[0] == "block" and parts[2] == "header":
             if parts[1] == "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee":
                 return Reply(body=(esplora / "block_170_header.hex").read_text().strip())

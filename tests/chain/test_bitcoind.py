@@ -5,6 +5,7 @@ amounts as JSON numbers read as exact decimals."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -33,7 +34,7 @@ RAW_VERBOSE = """{
 }"""
 
 
-def bitcoind(tip: int = 174) -> object:
+def bitcoind(tip: int = 174) -> Callable[[Request], Reply]:
     def handle(request: Request) -> Reply:
         if basic_auth(request) != ("kefu", "s3cret"):
             return Reply(401, b"")  # bitcoind answers a bad password with an empty 401
@@ -43,7 +44,9 @@ def bitcoind(tip: int = 174) -> object:
         if method == "getblockcount":
             return Reply(body={"result": tip, "error": None, "id": rid})
         if method == "getblockheader" and params[0] == BLOCK170:
-            return Reply(body={"result": {"hash": BLOCK170, "height": 170}, "error": None, "id": rid})
+            return Reply(
+                body={"result": {"hash": BLOCK170, "height": 170}, "error": None, "id": rid}
+            )
         if method == "getrawtransaction" and params[0] == TXID:
             body = '{"result": ' + RAW_VERBOSE + ', "error": null, "id": "' + rid + '"}'
             return Reply(200, body, {"Content-Type": "application/json"})
@@ -54,7 +57,10 @@ def bitcoind(tip: int = 174) -> object:
                 "wallet transactions.",
             }
             return Reply(500, {"result": None, "error": error, "id": rid})
-        return Reply(404, {"result": None, "error": {"code": -32601, "message": "Method not found"}, "id": rid})
+        return Reply(
+            404,
+            {"result": None, "error": {"code": -32601, "message": "Method not found"}, "id": rid},
+        )
 
     return handle
 
@@ -65,7 +71,7 @@ def make(url: str, password: str = "s3cret") -> BitcoindBackend:
 
 
 def test_confirmed_transaction_with_exact_amounts() -> None:
-    with serve(bitcoind()) as server:  # type: ignore[arg-type]
+    with serve(bitcoind()) as server:
         node = make(server.url)
         assert node.tip_height() == 174
         tx = node.get_transaction(TXID)
@@ -76,18 +82,16 @@ def test_confirmed_transaction_with_exact_amounts() -> None:
 
 
 def test_unknown_transaction_is_none() -> None:
-    with serve(bitcoind()) as server:  # type: ignore[arg-type]
+    with serve(bitcoind()) as server:
         assert make(server.url).get_transaction("00" * 32) is None
 
 
 def test_wrong_password_is_a_backend_error() -> None:
-    with serve(bitcoind()) as server:  # type: ignore[arg-type]
-        with pytest.raises(BackendError):
-            make(server.url, password="wrong").tip_height()
+    with serve(bitcoind()) as server, pytest.raises(BackendError):
+        make(server.url, password="wrong").tip_height()
 
 
 def test_other_rpc_errors_surface() -> None:
-    with serve(bitcoind()) as server:  # type: ignore[arg-type]
-        with pytest.raises(BackendError) as caught:
-            make(server.url).call("nosuchmethod")
+    with serve(bitcoind()) as server, pytest.raises(BackendError) as caught:
+        make(server.url).call("nosuchmethod")
     assert "-32601" in str(caught.value)

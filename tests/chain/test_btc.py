@@ -41,9 +41,9 @@ def test_segwit_transaction_has_distinct_wtxid() -> None:
     assert tx.is_segwit
     assert tx.txid == "8f907925d2ebe48765103e6845c06f1f2bb77c6adc1cc002865865eb5cfd5c1c"
     assert tx.wtxid != tx.txid
-    assert tx.wtxid == btc.display(btc.hash256(bytes.fromhex(
-        (FIXTURES / "segwit_announcement_8f9079.hex").read_text()
-    )))
+    assert tx.wtxid == btc.display(
+        btc.hash256(bytes.fromhex((FIXTURES / "segwit_announcement_8f9079.hex").read_text()))
+    )
     assert tx.outputs[0].value_sats == 311_000
     assert tx.outputs[0].address() == "34rng4QwB5pHUbGDJw1JxjLwgEU8TQuEqv"
     assert tx.outputs[1].script_pubkey[0] == 0x6A  # OP_RETURN "Hello SegWit"
@@ -88,7 +88,9 @@ def test_tampered_header_fails_proof_of_work() -> None:
 
 
 def test_block_170_header_commits_to_its_two_transactions() -> None:
-    header = btc.parse_header(bytes.fromhex((FIXTURES / "esplora/block_170_header.hex").read_text()))
+    header = btc.parse_header(
+        bytes.fromhex((FIXTURES / "esplora/block_170_header.hex").read_text())
+    )
     assert header.hash == "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee"
     assert header.meets_target
     coinbase = "b1fea52486ce0c62bb442b530a3f0132b826c74e473d1f2c220bfa78111c5082"
@@ -100,20 +102,28 @@ def test_block_170_header_commits_to_its_two_transactions() -> None:
     ("address", "script"),
     [
         # BIP-173 / BIP-350 test vectors
-        ("BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", "0014751e76e8199196d454941c45d1b3a323f1433bd6"),
+        (
+            "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
+            "0014751e76e8199196d454941c45d1b3a323f1433bd6",
+        ),
         (
             "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
             "512079be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
         ),
-        ("1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH", "76a914751e76e8199196d454941c45d1b3a323f1433bd688ac"),
+        (
+            "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH",
+            "76a914751e76e8199196d454941c45d1b3a323f1433bd688ac",
+        ),
         ("3JvL6Ymt8MVWiCNHC7oWU6nLeHNJKLZGLN", "a914bcfeb728b584253d5f3f70bcb780e9ef218a68f487"),
     ],
 )
 def test_addresses_round_trip(address: str, script: str) -> None:
     assert btc.address_to_script(address).hex() == script
-    assert btc.script_to_address(bytes.fromhex(script)) == address.lower() if address.startswith(
-        "BC1"
-    ) else address
+    assert (
+        btc.script_to_address(bytes.fromhex(script)) == address.lower()
+        if address.startswith("BC1")
+        else address
+    )
 
 
 @pytest.mark.parametrize(

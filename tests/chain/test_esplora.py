@@ -41,7 +41,10 @@ def test_reads_a_confirmed_transaction() -> None:
         ("bc1q9yhuu4yty2xd8hmrxnw4yhavvtn7khm62uw38p", Decimal("0.00057")),
         ("bc1quhruqrghgcca950rvhtrg7cpd7u8k6svpzgzmrjy8xyukacl5lkq0r8l2d", Decimal("0.17343523")),
     ]
-    assert tx.inputs_from == ("3L4YUynB4X44rJBY9CmiLMN8Wjti49JCYB", "3GcWrnGFoNzbn1KaiP5czS5xPELdWcgDX2")
+    assert tx.inputs_from == (
+        "3L4YUynB4X44rJBY9CmiLMN8Wjti49JCYB",
+        "3GcWrnGFoNzbn1KaiP5czS5xPELdWcgDX2",
+    )
 
 
 def test_unknown_transaction_is_none() -> None:

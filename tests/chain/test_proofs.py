@@ -27,16 +27,31 @@ BIP322_TAPROOT_HELLO = (
 # README (key L4rK1y..., "This is an example of a signed message.").
 VIRES = "vires is numeris"
 BIP137 = [
-    ("16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvM", VIRES,
-     "G8JawPtQOrybrSP1WHQnQPr67B9S3qrxBrl1mlzoTJOSHEpmnF7D3+t+LX0Xei9J20B5AIdPbeL3AaTBZ4N3bY0="),
-    ("1PMycacnJaSqwwJqjawXBErnLsZ7RkXUAs", VIRES,
-     "H8JawPtQOrybrSP1WHQnQPr67B9S3qrxBrl1mlzoTJOSHEpmnF7D3+t+LX0Xei9J20B5AIdPbeL3AaTBZ4N3bY0="),
-    ("3JvL6Ymt8MVWiCNHC7oWU6nLeHNJKLZGLN", VIRES,
-     "JF8nHqFr3K2UKYahhX3soVeoW8W1ECNbr0wfck7lzyXjCS5Q16Ek45zyBuy1Fiy9sTPKVgsqqOuPvbycuVSSVl8="),
-    ("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", VIRES,
-     "KF8nHqFr3K2UKYahhX3soVeoW8W1ECNbr0wfck7lzyXjCS5Q16Ek45zyBuy1Fiy9sTPKVgsqqOuPvbycuVSSVl8="),
-    ("1F3sAm6ZtwLAUnj7d38pGFxtP3RVEvtsbV", "This is an example of a signed message.",
-     "H9L5yLFjti0QTHhPyFrZCT1V/MMnBtXKmoiKDZ78NDBjERki6ZTQZdSMCtkgoNmp17By9ItJr8o7ChX0XxY91nk="),
+    (
+        "16UwLL9Risc3QfPqBUvKofHmBQ7wMtjvM",
+        VIRES,
+        "G8JawPtQOrybrSP1WHQnQPr67B9S3qrxBrl1mlzoTJOSHEpmnF7D3+t+LX0Xei9J20B5AIdPbeL3AaTBZ4N3bY0=",
+    ),
+    (
+        "1PMycacnJaSqwwJqjawXBErnLsZ7RkXUAs",
+        VIRES,
+        "H8JawPtQOrybrSP1WHQnQPr67B9S3qrxBrl1mlzoTJOSHEpmnF7D3+t+LX0Xei9J20B5AIdPbeL3AaTBZ4N3bY0=",
+    ),
+    (
+        "3JvL6Ymt8MVWiCNHC7oWU6nLeHNJKLZGLN",
+        VIRES,
+        "JF8nHqFr3K2UKYahhX3soVeoW8W1ECNbr0wfck7lzyXjCS5Q16Ek45zyBuy1Fiy9sTPKVgsqqOuPvbycuVSSVl8=",
+    ),
+    (
+        "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        VIRES,
+        "KF8nHqFr3K2UKYahhX3soVeoW8W1ECNbr0wfck7lzyXjCS5Q16Ek45zyBuy1Fiy9sTPKVgsqqOuPvbycuVSSVl8=",
+    ),
+    (
+        "1F3sAm6ZtwLAUnj7d38pGFxtP3RVEvtsbV",
+        "This is an example of a signed message.",
+        "H9L5yLFjti0QTHhPyFrZCT1V/MMnBtXKmoiKDZ78NDBjERki6ZTQZdSMCtkgoNmp17By9ItJr8o7ChX0XxY91nk=",
+    ),
 ]
 
 # EIP-191 personal_sign: web3.js / eth-account documented vector (key 0x4c0883a6...).
@@ -130,5 +145,7 @@ def test_eip191_malformed_input() -> None:
     with pytest.raises(proofs.ProofError):
         proofs.verify_eip191(ETH_ADDRESS, "Some data", ETH_SIGNATURE[:-2] + "05")
     with pytest.raises(proofs.ProofError):  # a broken EIP-55 checksum
-        proofs.verify_eip191("0x2C7536E3605D9C16a7a3D7b1898e529396a65c23", "Some data", ETH_SIGNATURE)
+        proofs.verify_eip191(
+            "0x2C7536E3605D9C16a7a3D7b1898e529396a65c23", "Some data", ETH_SIGNATURE
+        )
     assert proofs.to_checksum_address(ETH_ADDRESS.lower()) == ETH_ADDRESS
