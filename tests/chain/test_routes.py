@@ -253,7 +253,7 @@ def test_bad_input_gets_clear_problems(client: TestClient, session: Session) -> 
     assert_problem(check(client, agent, expected_amount="-1"), 422, "validation_error")
     assert_problem(check(client, agent, chain="ethereum", txid="0x1234"), 422, "malformed_txid")
     zh = check(client, {**agent, "Accept-Language": "zh-CN"}, chain="dogecoin")
-    assert zh.status_code == 404
+    assert zh.status_code == 404 and zh.json()["title"] == "未配置链 dogecoin。"
     assert check(client, {}).status_code == 401
 
 
