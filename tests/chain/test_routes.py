@@ -252,7 +252,9 @@ def test_bad_input_gets_clear_problems(client: TestClient, session: Session) -> 
     )
     assert_problem(check(client, agent, expected_amount="-1"), 422, "validation_error")
     assert_problem(check(client, agent, chain="ethereum", txid="0x1234"), 422, "malformed_txid")
-    zh = check(client, {**agent, "Accept-Language": "zh-CN"}, chain="dogecoin")
+    # The caller's own language: a customer who reads Chinese gets the problem in Chinese.
+    zh_customer = customer_headers(make_customer(session, language="zh-CN"))
+    zh = check(client, zh_customer, chain="dogecoin")
     assert zh.status_code == 404 and zh.json()["title"] == "未配置链 dogecoin。"
     assert check(client, {}).status_code == 401
 
