@@ -228,8 +228,13 @@ def normalize_address(config: ChainConfig, chain: str, address: str) -> str:
         return address.lower()
     if len(address) > 100 or not btc.is_valid_address(address):
         raise MalformedAddress(chain=chain)
-    if _hrp_of(address) not in (None, config.hrp):
+    hrp = _hrp_of(address)
+    if hrp is not None and hrp != config.hrp:
         raise MalformedAddress(chain=chain)
+    if hrp is None:  # Base58: the version byte tells mainnet (1..., 3...) from test networks
+        mainnet = btc.base58check_decode(address)[0] in (0x00, 0x05)
+        if mainnet != (config.hrp == "bc"):
+            raise MalformedAddress(chain=chain)
     return _fold(chain, address)
 
 
