@@ -9,10 +9,14 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
+from kefu.audit.service import Actor
+from kefu.chain import service
 from kefu.chain.adapters import BackendError, TxState
 from kefu.chain.adapters.bitcoind import BitcoindBackend
 from kefu.chain.adapters.http import RetryingHttp
+from kefu.core.settings import ChainConfig, Settings
 from tests.chain.loopback import Reply, Request, basic_auth, serve
 
 TXID = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"
@@ -95,3 +99,30 @@ def test_other_rpc_errors_surface() -> None:
     with serve(bitcoind()) as server, pytest.raises(BackendError) as caught:
         make(server.url).call("nosuchmethod")
     assert "-32601" in str(caught.value)
+
+
+def test_check_through_the_service_with_a_bitcoind_backend(session: Session) -> None:
+    with serve(bitcoind(tip=174)) as server:
+        settings = Settings(
+            database_url="sqlite://",
+            chains={
+                "btc-core": ChainConfig(
+                    kind="bitcoind",
+                    url=server.url,
+                    rpc_user="kefu",
+                    rpc_password="s3cret",
+                    retries=0,
+                    explorer_tx_urls=["https://mempool.space/tx/{txid}"],
+                )
+            },
+        )
+        viewer = service.Viewer(Actor.system(), internal=True)
+        result = service.check_transaction(
+            session, settings, "btc-core", TXID.upper(), viewer=viewer
+        )
+        missing = service.check_transaction(session, settings, "btc-core", "00" * 32, viewer=viewer)
+    session.commit()
+    assert (result.status, result.confirmations, result.block_height) == ("confirmed", 5, 170)
+    assert [t.amount for t in result.transfers] == [Decimal(10), Decimal(40)]
+    assert result.explorer_links == [f"https://mempool.space/tx/{TXID}"]
+    assert missing.status == "not_found"
