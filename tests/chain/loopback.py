@@ -77,7 +77,9 @@ class Loopback:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
