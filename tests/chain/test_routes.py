@@ -514,3 +514,39 @@ def test_three_wrong_answers_close_a_challenge(client: TestClient, session: Sess
         ).status_code
         == 403
     )
+
+
+def test_token_transfer_and_revert_through_the_api(
+    client: TestClient, session: Session, anvil: Anvil
+) -> None:
+    from tests.chain.test_evm import deploy_token, token_transfer
+
+    alice, _bob, carol, dave = anvil.rpc("eth_accounts")[:4]
+    token = deploy_token(anvil, alice)
+    sent = token_transfer(anvil, token, alice, carol, 12_345_678)
+    agent = agent_headers(client, make_agent(session))
+    body = check(
+        client,
+        agent,
+        chain="ethereum",
+        txid=sent,
+        expected_address=carol,
+        expected_amount="12.345678",
+        expected_asset="TUSD",
+    ).json()
+    assert body["status"] == "confirmed"
+    assert [(t["kind"], t["amount"], t["asset"]) for t in body["transfers"]] == [
+        ("token", "12.345678", "TUSD")
+    ]
+    assert body["expected"]["verdict"] == "received"
+    # The same amount of another asset is not what was expected.
+    eth_only = check(
+        client, agent, chain="ethereum", txid=sent, expected_address=carol, expected_asset="ETH"
+    ).json()
+    assert eth_only["expected"]["verdict"] == "not_received"
+
+    reverted = token_transfer(anvil, token, dave, carol, 5, gas=hex(100_000))
+    failed = check(client, agent, chain="ethereum", txid=reverted, expected_address=carol).json()
+    assert (failed["status"], failed["transfers"]) == ("failed", [])
+    assert failed["expected"]["verdict"] == "not_received"
+    assert failed["fee"] is not None
