@@ -91,14 +91,6 @@ def verify_bip137(address: str, message: str, signature: str) -> bool:
     return script in candidates
 
 
-def _hrp_of(address: str) -> str:
-    lowered = address.lower()
-    for hrp in ("bcrt", "bc", "tb"):
-        if lowered.startswith(hrp + "1"):
-            return hrp
-    return "bc"
-
-
 def _p2pkh(pubkey: bytes) -> bytes:
     return b"\x76\xa9\x14" + btc.hash160(pubkey) + b"\x88\xac"
 
