@@ -514,6 +514,14 @@ def test_three_wrong_answers_close_a_challenge(client: TestClient, session: Sess
         ).status_code
         == 403
     )
+    # A P2WSH (script) address cannot sign a simple message: refused before anyone tries.
+    assert_problem(
+        client.post(
+            f"{API}/challenges", json={"chain": "bitcoin", "address": TO_P2WSH}, headers=agent
+        ),
+        422,
+        "unsupported_proof_address",
+    )
 
 
 def test_token_transfer_and_revert_through_the_api(

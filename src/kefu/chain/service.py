@@ -85,6 +85,14 @@ class ChallengeClosed(Conflict):
     message = N_("This challenge was already answered or closed; issue a new one.")
 
 
+class UnsupportedProofAddress(ValidationFailed):
+    code = "unsupported_proof_address"
+    message = N_(
+        "Signed-message proofs cover P2PKH, P2SH-P2WPKH, P2WPKH and P2TR addresses; "
+        "this address type cannot sign one."
+    )
+
+
 class LabelExists(Conflict):
     code = "label_exists"
     message = N_("This address already has a label; edit it instead.")
@@ -773,6 +781,13 @@ def issue_challenge(
 ) -> AddressChallenge:
     config = chain_config(settings, chain)
     normalized = normalize_address(config, chain, address)
+    if config.family == "bitcoin" and _script_type(btc.address_to_script(normalized)) not in (
+        "p2pkh",
+        "p2sh",
+        "p2wpkh",
+        "p2tr",
+    ):
+        raise UnsupportedProofAddress()
     # Keep the address as the holder wrote it (checksummed EVM, upper-case bech32) in the text.
     shown = address.strip() if config.family == "evm" else normalized
     nonce = secrets.token_hex(16)
