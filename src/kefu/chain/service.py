@@ -388,7 +388,7 @@ def check_transaction(
     if not cached:
         tx = _backend_call(chain, lambda: backend.get_transaction(txid))
         tx_cache.put(chain, txid, tip, tx)
-    labels = _labels_for(session, chain, _addresses_of(tx)) if viewer.internal and tx else {}
+    labels = labels_for(session, chain, _addresses_of(tx)) if viewer.internal and tx else {}
     result = _build_check(config, chain, txid, tip, tx, viewer, labels, cached)
     if expected_address is not None:
         result = _with_expectation(result, expected_address, expected_amount, expected_asset)
@@ -618,7 +618,7 @@ def lookup_address(
         )
     label = None
     if viewer.internal:
-        label = _label_view(_labels_for(session, chain, {normalized}).get(normalized))
+        label = _label_view(labels_for(session, chain, {normalized}).get(normalized))
     record(
         session,
         viewer.actor,
@@ -648,7 +648,9 @@ def _label_view(label: AddressLabel | None) -> dict[str, str] | None:
     return {"kind": label.kind, "label": label.label, "source": label.source}
 
 
-def _labels_for(session: Session, chain: str, addresses: set[str]) -> dict[str, AddressLabel]:
+def labels_for(session: Session, chain: str, addresses: set[str]) -> dict[str, AddressLabel]:
+    """Active labels of these addresses, by normalised address: what checks, the security
+    trace and the bot show next to an address (to agents; customers never see labels)."""
     folded = {_fold(chain, a) for a in addresses if a}
     if not folded:
         return {}
