@@ -424,6 +424,8 @@ def test_challenge_flow_bitcoin(client: TestClient, session: Session, engine: An
     assert_problem(
         client.post(answer, json={"signature": right}, headers=agent), 409, "challenge_closed"
     )
+    on_ticket = client.get(f"{API}/challenges", params={"ticket_id": ticket.id}, headers=agent)
+    assert [(c["id"], c["status"]) for c in on_ticket.json()] == [(challenge["id"], "verified")]
     actions = [e.data for e in audit_entries(engine, action="chain.challenge_answered")]
     assert [a["verified"] for a in actions] == [False, True]
 

@@ -250,6 +250,15 @@ def issue_challenge(
     )
 
 
+@router.get("/challenges", response_model=list[ChallengeOut])
+def list_challenges(
+    ticket_id: Annotated[str, Query(max_length=36)], db: DbSession, principal: Prover
+) -> list[ChallengeOut]:
+    """The challenges issued on a ticket the agent may see, oldest first."""
+    ticket = ticket_service.get_visible_ticket(db, ticket_id, agent=principal.agent)
+    return [ChallengeOut.model_validate(c) for c in service.list_challenges(db, ticket.id)]
+
+
 @router.get("/challenges/{challenge_id}", response_model=ChallengeOut)
 def get_challenge(
     challenge_id: Annotated[str, Path(max_length=36)], db: DbSession, _: Prover

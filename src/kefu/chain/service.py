@@ -820,6 +820,16 @@ def issue_challenge(
     return challenge
 
 
+def list_challenges(session: Session, ticket_id: str) -> list[AddressChallenge]:
+    return list(
+        session.scalars(
+            select(AddressChallenge)
+            .where(AddressChallenge.ticket_id == ticket_id)
+            .order_by(AddressChallenge.created_at, AddressChallenge.id)
+        )
+    )
+
+
 def get_challenge(session: Session, challenge_id: str) -> AddressChallenge:
     challenge = session.get(AddressChallenge, challenge_id)
     if challenge is None:
