@@ -1,6 +1,7 @@
 """Imports every domain's models so that `Base.metadata` knows the whole schema."""
 
 from kefu.audit import models as audit_models
+from kefu.chain import models as chain_models
 from kefu.core import models as core_models
 from kefu.identity import models as identity_models
 from kefu.identity.documents import models as identity_document_models
@@ -10,6 +11,7 @@ from kefu.tickets import models as ticket_models
 
 __all__ = [
     "audit_models",
+    "chain_models",
     "core_models",
     "identity_document_models",
     "identity_models",

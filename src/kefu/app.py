@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
 
     from kefu.audit.routes import router as audit_router
+    from kefu.chain.routes import router as chain_router
     from kefu.identity.mfa.routes import router as mfa_router
     from kefu.identity.routes import router as identity_router
     from kefu.sla.routes import router as sla_router
@@ -87,4 +88,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(identity_documents_router)
     app.include_router(console_router)
     install_web(app)
+    app.include_router(chain_router)
     return app

@@ -15,6 +15,8 @@ from kefu.core.settings import get_settings
 app = typer.Typer(help="kefu — support desk for cryptocurrency exchanges.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+chain_app = typer.Typer(help="Offline chain verification (no node needed).", no_args_is_help=True)
+app.add_typer(chain_app, name="chain")
 
 
 def _configure_logging() -> None:
@@ -143,6 +145,63 @@ def mfa_reset_agent(email: str) -> None:
         reset_agent_totp(session, agent, Actor.system())
     engine.dispose()
     typer.echo(f"authenticator cleared for {email}; they enrol again at their next sign-in")
+
+
+@chain_app.command("parse-tx")
+def chain_parse_tx(raw_hex: str = typer.Argument(..., help="The raw transaction, in hex.")) -> None:
+    """Print a raw Bitcoin transaction's txid, wtxid and outputs."""
+    from kefu.chain import btc
+
+    try:
+        tx = btc.parse_transaction_hex(raw_hex)
+    except btc.ParseError as exc:
+        typer.echo(f"not a transaction: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"txid  {tx.txid}")
+    typer.echo(f"wtxid {tx.wtxid}")
+    for output in tx.outputs:
+        typer.echo(f"out {output.index}: {output.value_btc} BTC -> {output.address() or '?'}")
+
+
+@chain_app.command("verify-merkle")
+def chain_verify_merkle(
+    txid: str,
+    header_hex: str,
+    position: int,
+    branch: list[str] = typer.Argument(None, help="Sibling hashes, leaf to root."),
+) -> None:
+    """Check a merkle proof against a block header (and the header's proof of work)."""
+    from kefu.chain import btc
+
+    header = btc.parse_header(bytes.fromhex(header_hex))
+    included = btc.verify_merkle_proof(
+        txid.lower(), list(branch or []), position, header.merkle_root
+    )
+    typer.echo(f"block {header.hash} proof-of-work {'ok' if header.meets_target else 'FAILED'}")
+    typer.echo(f"transaction {'IS' if included else 'is NOT'} in this block")
+    if not (included and header.meets_target):
+        raise typer.Exit(code=1)
+
+
+@chain_app.command("verify-message")
+def chain_verify_message(
+    address: str, message: str, signature: str, evm: bool = typer.Option(False, "--evm")
+) -> None:
+    """Verify a signed message: BIP-137 / BIP-322 for Bitcoin, EIP-191 with --evm."""
+    from kefu.chain import proofs
+
+    try:
+        if evm:
+            valid, fmt = proofs.verify_eip191(address, message, signature), "eip191"
+        else:
+            ok, found = proofs.verify_bitcoin(address, message, signature)
+            valid, fmt = ok, found.value
+    except proofs.ProofError as exc:
+        typer.echo(f"malformed: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    typer.echo(f"{fmt}: {'valid' if valid else 'INVALID'}")
+    if not valid:
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +33,49 @@ class _TomlSource(PydanticBaseSettingsSource):
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         table = data.get("kefu", data)
         return dict(table) if isinstance(table, dict) else {}
+
+
+class ChainConfig(BaseModel):
+    """One chain kefu can check transactions on, and the backend it asks."""
+
+    kind: Literal["esplora", "bitcoind", "evm"]
+    # Empty: the chain is known (links, proofs) but has no backend; checks answer 503.
+    url: str = ""
+    timeout_seconds: float = 10.0
+    retries: int = 2
+    backoff_seconds: float = 0.5
+    rpc_user: str = ""
+    rpc_password: str = ""
+    asset: str = "BTC"
+    # Bech32 prefix of a Bitcoin-family chain: bc (mainnet), tb (testnet/signet), bcrt (regtest).
+    hrp: str = "bc"
+    # Explorer deep links; {txid} and {address} are filled in.
+    explorer_tx_urls: list[str] = Field(default_factory=list)
+    explorer_address_urls: list[str] = Field(default_factory=list)
+
+    @property
+    def family(self) -> str:
+        return "evm" if self.kind == "evm" else "bitcoin"
+
+
+def _default_chains() -> dict[str, ChainConfig]:
+    return {
+        "bitcoin": ChainConfig(
+            kind="esplora",
+            url="https://blockstream.info/api",
+            explorer_tx_urls=[
+                "https://mempool.space/tx/{txid}",
+                "https://blockstream.info/tx/{txid}",
+            ],
+            explorer_address_urls=["https://mempool.space/address/{address}"],
+        ),
+        "ethereum": ChainConfig(
+            kind="evm",
+            asset="ETH",
+            explorer_tx_urls=["https://etherscan.io/tx/{txid}"],
+            explorer_address_urls=["https://etherscan.io/address/{address}"],
+        ),
+    }
 
 
 class Settings(BaseSettings):
@@ -96,6 +139,10 @@ class Settings(BaseSettings):
     identity_document_max_bytes: int = 10_000_000
     # Mark console cookies Secure even when kefu itself sees plain http (behind a TLS proxy).
     console_secure_cookies: bool = False
+    # Chains for transaction checks, by name (KEFU_CHAINS as JSON, or [kefu.chains.NAME] in TOML).
+    chains: dict[str, ChainConfig] = Field(default_factory=_default_chains)
+    # How long an address-control challenge may be answered.
+    chain_challenge_minutes: int = 60 * 24
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,9 @@ class Permission(StrEnum):
     # ID-document review: work the queue and decide; open a document (audited).
     DOCUMENTS_REVIEW = "documents.review"
     DOCUMENTS_VIEW = "documents.view"
+    CHAIN_CHECK = "chain.check"
+    CHAIN_PROOFS = "chain.proofs"
+    CHAIN_LABELS_MANAGE = "chain.labels.manage"
 
 
 _AGENT = {
@@ -36,6 +39,8 @@ _AGENT = {
     Permission.CUSTOMERS_WRITE,
     Permission.STEP_UP_START,
     Permission.MFA_RESET,
+    Permission.CHAIN_CHECK,
+    Permission.CHAIN_PROOFS,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -59,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.APPROVALS_DECIDE,
             Permission.DOCUMENTS_REVIEW,
             Permission.DOCUMENTS_VIEW,
+            Permission.CHAIN_LABELS_MANAGE,
         }
     ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
