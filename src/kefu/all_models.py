@@ -2,8 +2,16 @@
 
 from kefu.audit import models as audit_models
 from kefu.core import models as core_models
+from kefu.exchange import models as exchange_models
 from kefu.identity import models as identity_models
 from kefu.sla import models as sla_models
 from kefu.tickets import models as ticket_models
 
-__all__ = ["audit_models", "core_models", "identity_models", "sla_models", "ticket_models"]
+__all__ = [
+    "audit_models",
+    "core_models",
+    "exchange_models",
+    "identity_models",
+    "sla_models",
+    "ticket_models",
+]

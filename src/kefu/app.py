@@ -20,6 +20,7 @@ from kefu.core.web import (
     NulCharacterMiddleware,
     install_problem_handlers,
 )
+from kefu.exchange.factory import exchange_for
 from kefu.wiring import wire
 
 log = logging.getLogger("kefu")
@@ -57,12 +58,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     app.state.settings = settings
+    app.state.exchange = exchange_for(settings, engine)
     install_problem_handlers(app)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(NulCharacterMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     from kefu.audit.routes import router as audit_router
+    from kefu.exchange.routes import router as exchange_router
     from kefu.identity.routes import router as identity_router
     from kefu.sla.routes import router as sla_router
     from kefu.tickets.routes import router as tickets_router
@@ -70,4 +73,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for router in (identity_router, tickets_router, sla_router, audit_router, web_router):
         app.include_router(router)
+    app.include_router(exchange_router)
     return app

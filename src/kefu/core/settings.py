@@ -10,7 +10,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     sla_scan_seconds: int = 60
     log_level: str = "INFO"
+    # The exchange port (kefu.exchange): "demo" (simulated exchange in kefu's database) or
+    # "http" (the REST contract in kefu/exchange/contract/exchange-api.yaml).
+    exchange_adapter: Literal["demo", "http"] = "demo"
+    exchange_base_url: str = "http://127.0.0.1:8100"
+    exchange_key_id: str = "kefu-demo"
+    # HMAC secret shared with the exchange for signing requests; a deployment sets its own.
+    exchange_secret: str = "change-me-exchange-secret"  # noqa: S105
+    exchange_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    exchange_retries: int = Field(default=3, ge=0, le=10)
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,8 @@ class Permission(StrEnum):
     SLA_MANAGE = "sla.manage"
     AUDIT_READ = "audit.read"
     AGENTS_MANAGE = "agents.manage"
+    # A customer's data at the exchange (account, KYC, balances, transfers, positions, logins).
+    EXCHANGE_READ = "exchange.read"
 
 
 _AGENT = {
@@ -25,6 +27,7 @@ _AGENT = {
     Permission.TICKETS_WRITE,
     Permission.CUSTOMERS_READ,
     Permission.CUSTOMERS_WRITE,
+    Permission.EXCHANGE_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
