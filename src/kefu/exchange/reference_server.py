@@ -91,18 +91,23 @@ AccountId = Annotated[str, Field(min_length=1, max_length=64)]
 Since = Annotated[UtcTime | None, Query()]
 
 
+# kefu reports a refused credential as an upstream failure (502); on the wire it is a 401.
+WIRE_STATUS = {ExchangeAuthFailed.code: 401}
+
+
 def problem_response(error: ExchangeError) -> JSONResponse:
+    status = WIRE_STATUS.get(error.code, error.status)
     body = Problem(
         type=f"https://kefu.dev/problems/{error.code.replace('_', '-')}",
         title=translate(error.message, "en", **error.params),
-        status=error.status,
+        status=status,
         code=error.code,
         detail=str(error.params["detail"]) if "detail" in error.params else None,
         params={k: str(v) for k, v in error.params.items()} or None,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
-        status_code=error.status,
+        status_code=status,
         media_type="application/problem+json",
     )
 
@@ -114,7 +119,10 @@ def create_reference_app(engine: Engine, *, key_id: str, secret: str) -> FastAPI
 
     async def authenticate(request: Request) -> None:
         body = await request.body()
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # Exactly as sent: the raw (still percent-encoded) path and query string.
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string", b"")
+        target = (raw_path + (b"?" + query if query else b"")).decode("latin-1")
         ok = request.headers.get(signing.KEY_HEADER) == key_id and signing.verify(
             secret,
             timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
