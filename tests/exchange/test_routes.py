@@ -105,10 +105,13 @@ def test_deposit_not_credited_lookup(
     assert_problem(
         client.get(url, params={"asset": "B!"}, headers=headers), 422, "validation_error"
     )
-    reads = [e for e in audit_entries(engine, subject_id=customer_id)]
-    assert [e.data.get("tx_hash") for e in reads if e.action == "exchange.deposit_status_read"][
-        0
-    ] == BTC_TX.upper()
+    lookups = [
+        e.data
+        for e in audit_entries(engine, subject_id=customer_id)
+        if e.action == "exchange.deposit_status_read"
+    ]
+    assert lookups[0] == {"tx_hash": BTC_TX.upper()}
+    assert {"asset": "btc"} in lookups
 
 
 def test_withdrawal_status_shows_freeze_and_lock(
