@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             worker.start()
         yield
         stop.set()
+        close = getattr(app.state.exchange, "aclose", None)
+        if close is not None:  # the http adapter's connection pool
+            await close()
         if worker is not None:
             worker.join(timeout=5)
 

@@ -154,11 +154,12 @@ def test_permissions_unknowns_and_bad_inputs(
     missing = client.get(f"/api/v1/customers/{customer.id}/exchange/account", headers=headers)
     body = assert_problem(missing, 404, "exchange_unknown_account")
     assert "not-at-exchange" in body["title"]
-    zh = client.get(
-        f"/api/v1/customers/{customer.id}/exchange/balances",
-        headers={**headers, "Accept-Language": "zh-CN"},
+    zh_headers = agent_headers(client, make_agent(session, language="zh-CN"))
+    zh = client.get(f"/api/v1/customers/{customer.id}/exchange/balances", headers=zh_headers)
+    assert (
+        "交易所没有账户 not-at-exchange"
+        in assert_problem(zh, 404, "exchange_unknown_account")["title"]
     )
-    assert_problem(zh, 404, "exchange_unknown_account")
     assert_problem(
         client.get(f"{base}/deposits", params={"since": "yesterday"}, headers=headers),
         422,

@@ -177,14 +177,12 @@ class HttpExchange:
             # The exchange answered outside the contract: not the caller's fault.
             raise ExchangeError() from exc
 
-    async def _get(
-        self, result_type: Any, path: str, account: str | None = None, **params: Any
-    ) -> Any:
+    async def _get(self, result_type: Any, path: str, **params: Any) -> Any:
         query = {k: _param(v) for k, v in params.items() if v is not None}
         return self._parse(result_type, await self._call("GET", path, params=query))
 
     async def _control(
-        self, kind: type[BaseModel], path: str, account: str, body: dict[str, Any], key: str
+        self, kind: type[BaseModel], path: str, body: dict[str, Any], key: str
     ) -> Any:
         data = await self._call("POST", path, body=body, idempotency_key=key)
         return self._parse(kind, data)
@@ -192,22 +190,20 @@ class HttpExchange:
     # --- reads ------------------------------------------------------------------------------
 
     async def get_account(self, external_id: str) -> Account:
-        result: Account = await self._get(Account, _acct(external_id), external_id)
+        result: Account = await self._get(Account, _acct(external_id))
         return result
 
     async def get_kyc(self, external_id: str) -> KycState:
-        result: KycState = await self._get(KycState, _acct(external_id, "kyc"), external_id)
+        result: KycState = await self._get(KycState, _acct(external_id, "kyc"))
         return result
 
     async def list_balances(self, external_id: str) -> list[Balance]:
-        result: list[Balance] = await self._get(
-            list[Balance], _acct(external_id, "balances"), external_id
-        )
+        result: list[Balance] = await self._get(list[Balance], _acct(external_id, "balances"))
         return result
 
     async def list_deposit_addresses(self, external_id: str) -> list[DepositAddress]:
         result: list[DepositAddress] = await self._get(
-            list[DepositAddress], _acct(external_id, "deposit-addresses"), external_id
+            list[DepositAddress], _acct(external_id, "deposit-addresses")
         )
         return result
 
@@ -215,7 +211,7 @@ class HttpExchange:
         self, external_id: str, *, since: datetime | None = None, asset: str | None = None
     ) -> list[Transfer]:
         result: list[Transfer] = await self._get(
-            list[Transfer], _acct(external_id, "deposits"), external_id, since=since, asset=asset
+            list[Transfer], _acct(external_id, "deposits"), since=since, asset=asset
         )
         return result
 
@@ -225,23 +221,20 @@ class HttpExchange:
         result: list[Transfer] = await self._get(
             list[Transfer],
             _acct(external_id, "withdrawals"),
-            external_id,
             since=since,
             asset=asset,
         )
         return result
 
     async def list_positions(self, external_id: str) -> list[Position]:
-        result: list[Position] = await self._get(
-            list[Position], _acct(external_id, "positions"), external_id
-        )
+        result: list[Position] = await self._get(list[Position], _acct(external_id, "positions"))
         return result
 
     async def list_liquidations(
         self, external_id: str, *, since: datetime | None = None
     ) -> list[Liquidation]:
         result: list[Liquidation] = await self._get(
-            list[Liquidation], _acct(external_id, "liquidations"), external_id, since=since
+            list[Liquidation], _acct(external_id, "liquidations"), since=since
         )
         return result
 
@@ -280,14 +273,12 @@ class HttpExchange:
         self, external_id: str, *, since: datetime | None = None
     ) -> list[LoginEvent]:
         result: list[LoginEvent] = await self._get(
-            list[LoginEvent], _acct(external_id, "logins"), external_id, since=since
+            list[LoginEvent], _acct(external_id, "logins"), since=since
         )
         return result
 
     async def list_api_keys(self, external_id: str) -> list[ApiKey]:
-        result: list[ApiKey] = await self._get(
-            list[ApiKey], _acct(external_id, "api-keys"), external_id
-        )
+        result: list[ApiKey] = await self._get(list[ApiKey], _acct(external_id, "api-keys"))
         return result
 
     # --- controls ---------------------------------------------------------------------------
@@ -301,7 +292,7 @@ class HttpExchange:
     ) -> FreezeResult:
         body = {"scopes": sorted(s.value for s in scopes), "reason": reason}
         result: FreezeResult = await self._control(
-            FreezeResult, _acct(external_id, "freeze"), external_id, body, idempotency_key
+            FreezeResult, _acct(external_id, "freeze"), body, idempotency_key
         )
         return result
 
@@ -314,7 +305,7 @@ class HttpExchange:
     ) -> Account:
         body = {"scopes": sorted(s.value for s in scopes), "reason": reason}
         result: Account = await self._control(
-            Account, _acct(external_id, "unfreeze"), external_id, body, idempotency_key
+            Account, _acct(external_id, "unfreeze"), body, idempotency_key
         )
         return result
 
@@ -324,7 +315,6 @@ class HttpExchange:
         result: PasswordReset = await self._control(
             PasswordReset,
             _acct(external_id, "password-reset"),
-            external_id,
             {"reason": reason},
             idempotency_key,
         )
@@ -336,7 +326,6 @@ class HttpExchange:
         result: Account = await self._control(
             Account,
             _acct(external_id, "withdrawal-lock"),
-            external_id,
             {"hours": hours, "reason": reason},
             idempotency_key,
         )
@@ -347,7 +336,7 @@ class HttpExchange:
     ) -> Payout:
         body = {"asset": asset, "amount": format(amount, "f"), "reason": reason}
         result: Payout = await self._control(
-            Payout, _acct(external_id, "payouts"), external_id, body, idempotency_key
+            Payout, _acct(external_id, "payouts"), body, idempotency_key
         )
         return result
 
