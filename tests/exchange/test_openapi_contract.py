@@ -194,7 +194,10 @@ def test_responses_validate_against_the_contract(reference_url: str, books: Book
             "post",
             "/v1/accounts/{external_id}/payouts",
             "/v1/accounts/acct-1/payouts",
-            {"json": {"asset": "USDT", "amount": 10.5, "reason": "x"}},  # no key, a float
+            {
+                "json": {"asset": "USDT", "amount": 10.5, "reason": "x"},  # a float
+                "headers": {"Idempotency-Key": "c-float"},
+            },
         ),
         (
             "get",
@@ -203,7 +206,8 @@ def test_responses_validate_against_the_contract(reference_url: str, books: Book
             {"params": {"symbol": "BTCUSDT", "kind": "mark", "interval": "7m", **window}},
         ),
     ]
-    seen_problem_codes = set()
+    seen_problem_codes: set[str] = set()
+    answers: list[httpx.Response] = []
     with httpx.Client(base_url=reference_url, timeout=10) as client:
         for method, template, url, kwargs in calls:
             response = _signed(client, method.upper(), url, **kwargs)
@@ -211,8 +215,12 @@ def test_responses_validate_against_the_contract(reference_url: str, books: Book
             pointer = _response_pointer(template, method, response.status_code, content_type)
             errors = list(_validator(*pointer).iter_errors(response.json()))
             assert not errors, (url, response.status_code, errors[0].message)
+            answers.append(response)
             if response.is_error:
                 seen_problem_codes.add(response.json()["code"])
+    float_payout = answers[-2]
+    assert float_payout.status_code == 422
+    assert "never floats" in float_payout.json()["detail"]
     assert seen_problem_codes == {
         "exchange_unknown_account",
         "exchange_invalid_request",

@@ -206,8 +206,8 @@ def linear_entry_for(
 
 
 def inverse_entry_for(liq: Decimal, leverage: Decimal, rate: Decimal, long: bool) -> Decimal:
-    """Isolated inverse (coin-margined): long liq = entry·L·(1+mmr)/(L+1),
-    short liq = entry·L·(1−mmr)/(L−1)... solved for the entry."""
+    """Isolated inverse (coin-margined), solved for the entry price:
+    long liq = entry·L·(1 + mmr)/(L + 1), short liq = entry·L·(1 − mmr)/(L − 1)."""
     if long:
         return liq * (leverage + 1) / (leverage * (1 + rate))
     return liq * (leverage - 1) / (leverage * (1 - rate))

@@ -12,7 +12,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Protocol, runtime_checkable
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from kefu.core.clock import as_utc
 
@@ -25,9 +33,17 @@ def _utc(value: datetime) -> datetime:
 
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
 
+
+def _no_float(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError("amounts are decimal strings, never floats")
+    return value
+
+
 # Amounts and prices: exact decimals, written as strings on the wire so no float touches them.
 Amount = Annotated[
     Decimal,
+    BeforeValidator(_no_float),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["0.015"]}),
 ]
