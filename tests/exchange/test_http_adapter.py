@@ -40,6 +40,8 @@ class LosesAnswers(httpx.AsyncBaseTransport):
             await response.aclose()
             if self.how == "drop":
                 raise httpx.ReadError("connection reset", request=request)
+            if self.how == "429":
+                return httpx.Response(429, headers={"Retry-After": "0.05"}, request=request)
             return httpx.Response(503, json={"code": "exchange_unavailable"}, request=request)
         return response
 
@@ -47,7 +49,7 @@ class LosesAnswers(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-@pytest.mark.parametrize("how", ["503", "drop"])
+@pytest.mark.parametrize("how", ["503", "drop", "429"])
 async def test_payout_retried_after_lost_answers_pays_once(
     reference_url: str, books: Books, how: str
 ) -> None:

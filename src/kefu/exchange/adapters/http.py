@@ -1,10 +1,11 @@
 """The port over the REST contract in `kefu/exchange/contract/exchange-api.yaml`.
 
 Every request is signed (`kefu.exchange.signing`). Reads are retried with exponential backoff
-on connection errors and 5xx answers; controls are retried too, but only because each carries
-an `Idempotency-Key`, which makes a retry safe by the contract (the exchange replays the first
-result). The simulated customer withdrawal is never retried: it has no key. Error bodies
-(problem JSON with a `code`) become the port's `ExchangeError` subclasses.
+on connection errors, 429 (honouring a short `Retry-After`) and 5xx answers; controls are
+retried too, but only because each carries an `Idempotency-Key`, which makes a retry safe by
+the contract (the exchange replays the first result). The simulated customer withdrawal is
+never retried: it has no key. Error bodies (problem JSON with a `code`) become the port's
+`ExchangeError` subclasses.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ from kefu.exchange.port import (
 )
 
 T = TypeVar("T")
-_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# Worth another try for a call that is safe to repeat: overload and server-side failures.
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER = 5.0
 
 
 class HttpExchange:
@@ -138,6 +141,8 @@ class HttpExchange:
                 continue
             if response.status_code in _RETRY_STATUSES and attempt + 1 < attempts:
                 last = None
+                await response.aclose()
+                await anyio.sleep(_retry_after(response))
                 continue
             return self._result(response)
         raise ExchangeUnavailable() from last
@@ -349,6 +354,15 @@ class HttpExchange:
         )
         result: Transfer = self._parse(Transfer, data)
         return result
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Honour a `Retry-After` in seconds, up to a few seconds; the backoff adds the rest."""
+    value = response.headers.get("Retry-After", "")
+    try:
+        return min(max(float(value), 0.0), _MAX_RETRY_AFTER) if value else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _segment(value: str) -> str:
