@@ -3,6 +3,7 @@
 from kefu.audit import models as audit_models
 from kefu.chain import models as chain_models
 from kefu.core import models as core_models
+from kefu.exchange import models as exchange_models
 from kefu.identity import models as identity_models
 from kefu.identity.documents import models as identity_document_models
 from kefu.identity.mfa import models as mfa_models
@@ -13,6 +14,7 @@ __all__ = [
     "audit_models",
     "chain_models",
     "core_models",
+    "exchange_models",
     "identity_document_models",
     "identity_models",
     "mfa_models",

@@ -20,6 +20,7 @@ from kefu.core.web import (
     NulCharacterMiddleware,
     install_problem_handlers,
 )
+from kefu.exchange.factory import exchange_for
 from kefu.wiring import wire
 
 log = logging.getLogger("kefu")
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             worker.start()
         yield
         stop.set()
+        close = getattr(app.state.exchange, "aclose", None)
+        if close is not None:  # the http adapter's connection pool
+            await close()
         if worker is not None:
             worker.join(timeout=5)
 
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     app.state.settings = settings
+    app.state.exchange = exchange_for(settings, engine)
     install_problem_handlers(app)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(NulCharacterMiddleware)
@@ -71,6 +76,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     from kefu.audit.routes import router as audit_router
     from kefu.chain.routes import router as chain_router
+    from kefu.exchange.routes import router as exchange_router
     from kefu.identity.mfa.routes import router as mfa_router
     from kefu.identity.routes import router as identity_router
     from kefu.sla.routes import router as sla_router
@@ -89,4 +95,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(console_router)
     install_web(app)
     app.include_router(chain_router)
+    app.include_router(exchange_router)
     return app

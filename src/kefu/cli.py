@@ -17,6 +17,8 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 chain_app = typer.Typer(help="Offline chain verification (no node needed).", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
+exchange_app = typer.Typer(help="The exchange port and its REST contract.", no_args_is_help=True)
+app.add_typer(exchange_app, name="exchange")
 
 
 def _configure_logging() -> None:
@@ -202,6 +204,29 @@ def chain_verify_message(
     typer.echo(f"{fmt}: {'valid' if valid else 'INVALID'}")
     if not valid:
         raise typer.Exit(code=1)
+
+
+@exchange_app.command("serve-reference")
+def exchange_serve_reference(
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8100, help="Port."),
+) -> None:
+    """Serve the exchange REST contract over the demo exchange in kefu's database.
+
+    Requests must be signed with KEFU_EXCHANGE_KEY_ID / KEFU_EXCHANGE_SECRET; point another
+    kefu at it with KEFU_EXCHANGE_ADAPTER=http and KEFU_EXCHANGE_BASE_URL.
+    """
+    from kefu.exchange.reference_server import create_reference_app
+
+    _configure_logging()
+    settings = get_settings()
+    prepare_database(settings.database_url)
+    app = create_reference_app(
+        make_engine(settings.database_url),
+        key_id=settings.exchange_key_id,
+        secret=settings.exchange_secret,
+    )
+    uvicorn.run(app, host=host, port=port)
 
 
 if __name__ == "__main__":

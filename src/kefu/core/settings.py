@@ -143,6 +143,15 @@ class Settings(BaseSettings):
     chains: dict[str, ChainConfig] = Field(default_factory=_default_chains)
     # How long an address-control challenge may be answered.
     chain_challenge_minutes: int = 60 * 24
+    # The exchange port (kefu.exchange): "demo" (simulated exchange in kefu's database) or
+    # "http" (the REST contract in kefu/exchange/contract/exchange-api.yaml).
+    exchange_adapter: Literal["demo", "http"] = "demo"
+    exchange_base_url: str = "http://127.0.0.1:8100"
+    exchange_key_id: str = "kefu-demo"
+    # HMAC secret shared with the exchange for signing requests; a deployment sets its own.
+    exchange_secret: str = "change-me-exchange-secret"  # noqa: S105
+    exchange_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    exchange_retries: int = Field(default=3, ge=0, le=10)
 
     @classmethod
     def settings_customise_sources(

@@ -611,6 +611,7 @@ def seed_demo(session: Session, tickets: int = 300, *, base_url: str | None = No
         return "\n".join(
             [
                 f"Demo data already present ({_count(session, Ticket)} tickets); nothing created.",
+                _seed_exchange(session),  # desks seeded before the demo exchange existed
                 *_sign_in_lines(base_url),
             ]
         )
@@ -646,9 +647,20 @@ def seed_demo(session: Session, tickets: int = 300, *, base_url: str | None = No
         clock.unfreeze()
     breaches = sla.scan_breaches(session)
     session.flush()
-    return _report(
+    exchange = _seed_exchange(session)
+    report = _report(
         session, plans, len(agents), len(customers), len(policies), len(breaches), base_url
     )
+    return f"{report}\n{exchange}"
+
+
+def _seed_exchange(session: Session) -> str:
+    """The demo exchange's books for the demo customers (same external ids); idempotent."""
+    from kefu.exchange.demo_data import DemoAccountSpec, seed_exchange
+
+    customers = session.scalars(select(Customer).order_by(Customer.external_id))
+    specs = [DemoAccountSpec(c.external_id, c.jurisdiction) for c in customers]
+    return seed_exchange(session, specs, utcnow())
 
 
 def _report(

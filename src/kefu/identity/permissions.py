@@ -30,6 +30,8 @@ class Permission(StrEnum):
     CHAIN_CHECK = "chain.check"
     CHAIN_PROOFS = "chain.proofs"
     CHAIN_LABELS_MANAGE = "chain.labels.manage"
+    # A customer's data at the exchange (account, KYC, balances, transfers, positions, logins).
+    EXCHANGE_READ = "exchange.read"
 
 
 _AGENT = {
@@ -41,6 +43,7 @@ _AGENT = {
     Permission.MFA_RESET,
     Permission.CHAIN_CHECK,
     Permission.CHAIN_PROOFS,
+    Permission.EXCHANGE_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
