@@ -3,7 +3,15 @@
 from kefu.audit import models as audit_models
 from kefu.core import models as core_models
 from kefu.identity import models as identity_models
+from kefu.kb import models as kb_models
 from kefu.sla import models as sla_models
 from kefu.tickets import models as ticket_models
 
-__all__ = ["audit_models", "core_models", "identity_models", "sla_models", "ticket_models"]
+__all__ = [
+    "audit_models",
+    "core_models",
+    "identity_models",
+    "kb_models",
+    "sla_models",
+    "ticket_models",
+]

@@ -70,4 +70,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for router in (identity_router, tickets_router, sla_router, audit_router, web_router):
         app.include_router(router)
+
+    from kefu.kb.routes import pages as kb_pages
+    from kefu.kb.routes import public_router as kb_public_router
+    from kefu.kb.routes import router as kb_router
+
+    for router in (kb_public_router, kb_router, kb_pages):
+        app.include_router(router)
     return app

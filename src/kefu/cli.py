@@ -15,6 +15,8 @@ from kefu.core.settings import get_settings
 app = typer.Typer(help="kefu — support desk for cryptocurrency exchanges.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+kb_app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
 
 
 def _configure_logging() -> None:
@@ -118,6 +120,26 @@ def audit_verify() -> None:
         err=True,
     )
     raise typer.Exit(code=1)
+
+
+@kb_app.command("load")
+def kb_load(
+    folder: str = typer.Option(
+        None, help="Content folder (default: the starter knowledge base shipped with kefu)."
+    ),
+) -> None:
+    """Load knowledge-base articles and templates; running it again changes nothing."""
+    from pathlib import Path
+
+    from kefu.kb.loader import load_content
+
+    settings = get_settings()
+    prepare_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        report = load_content(session, Path(folder) if folder else None)
+    engine.dispose()
+    typer.echo(str(report))
 
 
 if __name__ == "__main__":

@@ -610,6 +610,7 @@ def seed_demo(session: Session, tickets: int = 300, *, base_url: str | None = No
         return "\n".join(
             [
                 f"Demo data already present ({_count(session, Ticket)} tickets); nothing created.",
+                _load_knowledge_base(session),
                 *_sign_in_lines(base_url),
             ]
         )
@@ -644,9 +645,18 @@ def seed_demo(session: Session, tickets: int = 300, *, base_url: str | None = No
         clock.unfreeze()
     breaches = sla.scan_breaches(session)
     session.flush()
+    knowledge_base = _load_knowledge_base(session)
     return _report(
         session, plans, len(agents), len(customers), len(policies), len(breaches), base_url
-    )
+    ) + ("\n" + knowledge_base)
+
+
+def _load_knowledge_base(session: Session) -> str:
+    """The starter articles and templates; loading is idempotent, so an older demo database
+    gains them on its next start."""
+    from kefu.kb.loader import load_content
+
+    return str(load_content(session))
 
 
 def _report(

@@ -18,6 +18,11 @@ class Permission(StrEnum):
     SLA_MANAGE = "sla.manage"
     AUDIT_READ = "audit.read"
     AGENTS_MANAGE = "agents.manage"
+    # Knowledge base: read drafts and history, edit drafts and macros, publish and own
+    # policy templates.
+    KB_READ = "kb.read"
+    KB_WRITE = "kb.write"
+    KB_PUBLISH = "kb.publish"
 
 
 _AGENT = {
@@ -25,6 +30,8 @@ _AGENT = {
     Permission.TICKETS_WRITE,
     Permission.CUSTOMERS_READ,
     Permission.CUSTOMERS_WRITE,
+    Permission.KB_READ,
+    Permission.KB_WRITE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -36,12 +43,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TICKETS_READ_ALL_QUEUES,
             Permission.RISK_QUEUE,
             Permission.SLA_MANAGE,
+            Permission.KB_PUBLISH,
         }
     ),
     Role.RISK_OFFICER: frozenset(
         _AGENT | {Permission.RISK_QUEUE, Permission.TICKETS_ASSIGN_OTHERS}
     ),
-    Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
+    Role.COMPLIANCE_OFFICER: frozenset(_AGENT | {Permission.KB_PUBLISH}),
     Role.ADMIN: frozenset(set(Permission)),
 }
 
