@@ -13,7 +13,7 @@ class ArticleNotFound(NotFound):
 
 class TranslationNotFound(NotFound):
     code = "kb_translation_not_found"
-    message = N_("Article %(ref)s has no %(language)s translation.")
+    message = N_("Article %(ref)s has no %(lang)s translation.")
 
 
 class VersionNotFound(NotFound):
@@ -34,7 +34,7 @@ class SlugTaken(Conflict):
 
 class TranslationExists(Conflict):
     code = "kb_translation_exists"
-    message = N_("This article already has a %(language)s translation.")
+    message = N_("This article already has a %(lang)s translation.")
 
 
 class TemplateNotFound(NotFound):
@@ -44,7 +44,7 @@ class TemplateNotFound(NotFound):
 
 class TemplateExists(Conflict):
     code = "kb_template_exists"
-    message = N_("A template %(key)s in %(language)s already exists.")
+    message = N_("A template %(key)s in %(lang)s already exists.")
 
 
 class TemplateSyntaxInvalid(KefuError):
@@ -68,4 +68,4 @@ class TemplateUnsafe(KefuError):
 class UnsupportedLanguage(KefuError):
     status = 422
     code = "kb_language_unsupported"
-    message = N_("Knowledge-base content is written in zh-CN or en, not %(language)s.")
+    message = N_("Knowledge-base content is written in zh-CN or en, not %(lang)s.")

@@ -65,7 +65,7 @@ class TemplateKindMismatch(Conflict):
 def _language(value: str) -> str:
     language = i18n.normalize_language(value)
     if language is None:
-        raise UnsupportedLanguage(language=value)
+        raise UnsupportedLanguage(lang=value)
     return language
 
 
@@ -140,7 +140,7 @@ def create_article(session: Session, data: ArticleCreate, actor: Actor) -> Artic
     _slug_free(session, data.slug)
     languages = [t.language for t in data.translations]
     if len(set(languages)) != len(languages):
-        raise TranslationExists(language=", ".join(sorted(languages)))
+        raise TranslationExists(lang=", ".join(sorted(languages)))
     article = Article(
         slug=data.slug,
         category_id=_category(session, data.category).id,
@@ -222,7 +222,7 @@ def translation(session: Session, article: Article, language: str) -> ArticleTra
         )
     )
     if found is None:
-        raise TranslationNotFound(ref=article.slug, language=language)
+        raise TranslationNotFound(ref=article.slug, lang=language)
     return found
 
 
@@ -460,7 +460,7 @@ def create_template(session: Session, data: TemplateCreate, actor: Actor) -> Res
         )
     )
     if exists is not None:
-        raise TemplateExists(key=data.key, language=data.language)
+        raise TemplateExists(key=data.key, lang=data.language)
     template = ResponseTemplate(
         key=data.key,
         language=data.language,
