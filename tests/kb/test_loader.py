@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from kefu.audit.models import AuditEntry
 from kefu.audit.service import Actor
+from kefu.cli import app as cli_app
+from kefu.core.db import make_engine, session_factory
+from kefu.core.settings import get_settings
 from kefu.kb import service
 from kefu.kb.loader import CONTENT_DIR, load_content, parse_front_matter
 from kefu.kb.models import Article, ArticleTranslation, ArticleVersion, ResponseTemplate
@@ -85,3 +90,23 @@ def test_an_agents_edit_survives_a_reload_and_a_changed_file_lands(
     assert report.versions_published == 1
     published = service.published_article(session, "tip", "en").translation
     assert (published.published_version, published.published_body) == (3, "Second text.\n")
+
+
+def test_kefu_kb_load_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    monkeypatch.setenv("KEFU_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(cli_app, ["kb", "load"])
+        assert first.exit_code == 0, first.output
+        assert "17 articles created" in first.output
+        second = CliRunner().invoke(cli_app, ["kb", "load"])
+        assert second.exit_code == 0, second.output
+        assert "0 articles created, 0 translations published" in second.output
+    finally:
+        get_settings.cache_clear()
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        hits = service.search(s, "提币手续费", "zh-CN")
+    engine.dispose()
+    assert hits[0].slug == "withdrawal-fees"

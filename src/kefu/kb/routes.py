@@ -44,7 +44,7 @@ from kefu.kb.schemas import (
     TranslationOut,
     VersionOut,
 )
-from kefu.kb.search import article_url
+from kefu.kb.search import article_url, looks_chinese
 
 public_router = APIRouter(prefix="/api/v1/kb/public", tags=["kb (public)"])
 router = APIRouter(prefix="/api/v1/kb", tags=["kb"])
@@ -117,7 +117,10 @@ def public_search(
     language: Language = None,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> list[SearchHitOut]:
-    hits = service.search(db, q, _language(language), limit)
+    # Without an explicit language, a question written in Chinese is answered from the
+    # Chinese articles whatever the browser's Accept-Language says.
+    asked = language or ("zh-CN" if looks_chinese(q) else i18n.current_language())
+    hits = service.search(db, q, asked, limit)
     return [SearchHitOut.model_validate(hit, from_attributes=True) for hit in hits]
 
 

@@ -273,6 +273,10 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def looks_chinese(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
 @dataclass(frozen=True)
 class SearchHit:
     article_id: str
