@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from kefu.core import i18n
+from kefu.core.errors import PermissionDenied
 from kefu.core.web import DbSession, IdempotencyKey, idempotent_create
 from kefu.identity.deps import Principal, require
 from kefu.identity.permissions import Permission
@@ -304,8 +305,6 @@ def _template_out(template: ResponseTemplate) -> TemplateOut:
 
 def _may_edit(principal: Principal, kind: str) -> None:
     """Policy templates speak for compliance: they need `kb.publish`, macros `kb.write`."""
-    from kefu.core.errors import PermissionDenied
-
     if kind == TemplateKind.POLICY.value and not principal.can(Permission.KB_PUBLISH):
         raise PermissionDenied()
 

@@ -27,6 +27,7 @@ from kefu.kb.errors import (
     TemplateExists,
     TemplateNotFound,
     TemplateSyntaxInvalid,
+    TemplateVariableMissing,
     TranslationExists,
     TranslationNotFound,
     UnsupportedLanguage,
@@ -533,8 +534,6 @@ def render_template(template: ResponseTemplate, values: dict[str, Any]) -> Rende
         return RenderedTemplate(template.key, template.kind, template.language, text)
     missing = sorted(set(template_variables(template)) - set(values))
     if missing:
-        from kefu.kb.errors import TemplateVariableMissing
-
         raise TemplateVariableMissing(names=", ".join(missing))
     facts = templating.render(template.facts or "", values)
     advice = templating.render(template.advice or "", values)
