@@ -77,6 +77,8 @@ def test_templates_are_sandboxed_and_checked_when_saved(
         "/api/v1/kb/templates", json={**MACRO, "body": "Hello {{ customer_name "}, headers=headers
     )
     assert_problem(broken, 422, "template_syntax_error")
+    empty = client.post("/api/v1/kb/templates", json={**MACRO, "body": "  "}, headers=headers)
+    assert_problem(empty, 422, "validation_error")
 
     sneaky = _create(
         client,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kefu.core import i18n
 from kefu.kb.models import TemplateKind
@@ -171,6 +171,12 @@ class TemplateCreate(_TemplateFields):
     title: str = Field(min_length=1, max_length=200)
 
     _language = field_validator("language")(content_language)
+
+    @model_validator(mode="after")
+    def _macro_has_body(self) -> TemplateCreate:
+        if self.kind == TemplateKind.MACRO and not (self.body or "").strip():
+            raise ValueError("a macro needs a body")
+        return self
 
 
 class TemplateUpdate(_TemplateFields):
