@@ -7,6 +7,7 @@ from kefu.exchange import models as exchange_models
 from kefu.identity import models as identity_models
 from kefu.identity.documents import models as identity_document_models
 from kefu.identity.mfa import models as mfa_models
+from kefu.kb import models as kb_models
 from kefu.sla import models as sla_models
 from kefu.tickets import models as ticket_models
 
@@ -17,6 +18,7 @@ __all__ = [
     "exchange_models",
     "identity_document_models",
     "identity_models",
+    "kb_models",
     "mfa_models",
     "sla_models",
     "ticket_models",

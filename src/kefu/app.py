@@ -96,4 +96,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_web(app)
     app.include_router(chain_router)
     app.include_router(exchange_router)
+
+    from kefu.kb.routes import pages as kb_pages
+    from kefu.kb.routes import public_router as kb_public_router
+    from kefu.kb.routes import router as kb_router
+
+    for router in (kb_public_router, kb_router, kb_pages):
+        app.include_router(router)
     return app

@@ -19,6 +19,8 @@ chain_app = typer.Typer(help="Offline chain verification (no node needed).", no_
 app.add_typer(chain_app, name="chain")
 exchange_app = typer.Typer(help="The exchange port and its REST contract.", no_args_is_help=True)
 app.add_typer(exchange_app, name="exchange")
+kb_app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
 
 
 def _configure_logging() -> None:
@@ -227,6 +229,26 @@ def exchange_serve_reference(
         secret=settings.exchange_secret,
     )
     uvicorn.run(app, host=host, port=port)
+
+
+@kb_app.command("load")
+def kb_load(
+    folder: str = typer.Option(
+        None, help="Content folder (default: the starter knowledge base shipped with kefu)."
+    ),
+) -> None:
+    """Load knowledge-base articles and templates; running it again changes nothing."""
+    from pathlib import Path
+
+    from kefu.kb.loader import load_content
+
+    settings = get_settings()
+    prepare_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        report = load_content(session, Path(folder) if folder else None)
+    engine.dispose()
+    typer.echo(str(report))
 
 
 if __name__ == "__main__":

@@ -612,6 +612,7 @@ def seed_demo(session: Session, tickets: int = 300, *, base_url: str | None = No
             [
                 f"Demo data already present ({_count(session, Ticket)} tickets); nothing created.",
                 _seed_exchange(session),  # desks seeded before the demo exchange existed
+                _load_knowledge_base(session),
                 *_sign_in_lines(base_url),
             ]
         )
@@ -648,10 +649,11 @@ def seed_demo(session: Session, tickets: int = 300, *, base_url: str | None = No
     breaches = sla.scan_breaches(session)
     session.flush()
     exchange = _seed_exchange(session)
+    knowledge_base = _load_knowledge_base(session)
     report = _report(
         session, plans, len(agents), len(customers), len(policies), len(breaches), base_url
     )
-    return f"{report}\n{exchange}"
+    return f"{report}\n{exchange}\n{knowledge_base}"
 
 
 def _seed_exchange(session: Session) -> str:
@@ -661,6 +663,14 @@ def _seed_exchange(session: Session) -> str:
     customers = session.scalars(select(Customer).order_by(Customer.external_id))
     specs = [DemoAccountSpec(c.external_id, c.jurisdiction) for c in customers]
     return seed_exchange(session, specs, utcnow())
+
+
+def _load_knowledge_base(session: Session) -> str:
+    """The starter articles and templates; loading is idempotent, so an older demo database
+    gains them on its next start."""
+    from kefu.kb.loader import load_content
+
+    return str(load_content(session))
 
 
 def _report(

@@ -32,6 +32,11 @@ class Permission(StrEnum):
     CHAIN_LABELS_MANAGE = "chain.labels.manage"
     # A customer's data at the exchange (account, KYC, balances, transfers, positions, logins).
     EXCHANGE_READ = "exchange.read"
+    # Knowledge base: read drafts and history, edit drafts and macros, publish and own
+    # policy templates.
+    KB_READ = "kb.read"
+    KB_WRITE = "kb.write"
+    KB_PUBLISH = "kb.publish"
 
 
 _AGENT = {
@@ -44,6 +49,8 @@ _AGENT = {
     Permission.CHAIN_CHECK,
     Permission.CHAIN_PROOFS,
     Permission.EXCHANGE_READ,
+    Permission.KB_READ,
+    Permission.KB_WRITE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -57,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SLA_MANAGE,
             Permission.APPROVALS_DECIDE,
             Permission.SMS_OUTBOX_READ,
+            Permission.KB_PUBLISH,
         }
     ),
     Role.RISK_OFFICER: frozenset(
@@ -70,7 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CHAIN_LABELS_MANAGE,
         }
     ),
-    Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
+    Role.COMPLIANCE_OFFICER: frozenset(_AGENT | {Permission.KB_PUBLISH}),
     Role.ADMIN: frozenset(set(Permission)),
 }
 
