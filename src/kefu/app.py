@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     from kefu.audit.routes import router as audit_router
+    from kefu.bot.routes import router as bot_router
     from kefu.identity.routes import router as identity_router
     from kefu.sla.routes import router as sla_router
     from kefu.tickets.routes import router as tickets_router
@@ -70,4 +71,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for router in (identity_router, tickets_router, sla_router, audit_router, web_router):
         app.include_router(router)
+    app.include_router(bot_router)
     return app

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     sla_scan_seconds: int = 60
     log_level: str = "INFO"
+    # Where `kefu bot train` writes the intent model (trained on first use when missing).
+    bot_data_dir: str = "./kefu-data/bot"
 
     @classmethod
     def settings_customise_sources(
