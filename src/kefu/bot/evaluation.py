@@ -65,7 +65,8 @@ def _progress(items: Sequence[T], enabled: bool, description: str) -> Iterable[T
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=description, unit="msg", leave=False)
+    bar: Iterable[T] = tqdm(items, desc=description, unit="msg", leave=False)
+    return bar
 
 
 def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -49,11 +49,11 @@ def bot_model(request: Request) -> IntentClassifier:
 
 def bot_services(request: Request) -> BotServices:
     """Tests and the integrator may set `app.state.bot_services`; otherwise production's."""
-    services = getattr(request.app.state, "bot_services", None)
+    services: BotServices | None = getattr(request.app.state, "bot_services", None)
     if services is None:
         services = production_services(request.app.state.settings)
         request.app.state.bot_services = services
-    return services  # type: ignore[no-any-return]
+    return services
 
 
 Model = Annotated[IntentClassifier, Depends(bot_model)]
