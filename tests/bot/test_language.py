@@ -22,3 +22,8 @@ def test_language_detection(text: str, code: str, reply: str | None) -> None:
     detected = detect(text)
     assert detected.code == code
     assert detected.reply_language == reply
+
+
+@pytest.mark.parametrize("text", ["0x" + "5c" * 32, "ok", "https://example.com/tx/abc", "abc123"])
+def test_hashes_links_and_tiny_words_decide_nothing(text: str) -> None:
+    assert detect(text).reply_language is None

@@ -7,15 +7,24 @@ English word; so "USDT充值没到" is Chinese, while "my USDT deposit 没到" i
 scripts give a best guess (ja, ko, ru, ar, th, he, el, hi) which the bot records but answers
 in the customer's own language. Latin text is taken as English: telling English from other
 Latin-script languages reliably needs a model, and the reply language falls back to the
-customer's setting anyway.
+customer's setting anyway. Words with digits (hashes, addresses, codes), URLs and e-mail
+addresses are ignored, and too little evidence (fewer than four Latin letters, no Han
+character) decides nothing, so a pasted transaction hash or an "ok" keeps the conversation's
+language.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
 LATIN_LETTERS_PER_HAN = 5
+# Less evidence than this (in Latin letters) decides nothing: "ok" does not make a Chinese
+# conversation English.
+MIN_EVIDENCE = 4
+# Hashes, addresses, codes, URLs and e-mail addresses say nothing about the language.
+_NOT_WORDS = re.compile(r"https?://\S+|\S+@\S+|\b\w*\d\w*\b", re.ASCII)
 
 # Unicode name prefixes of scripts we can name, and the language each most likely means.
 _SCRIPTS = (
@@ -48,6 +57,7 @@ def _is_han(char: str) -> bool:
 
 
 def detect(text: str) -> DetectedLanguage:
+    text = _NOT_WORDS.sub(" ", text)
     han = latin = 0
     others: dict[str, int] = {}
     for char in text:
@@ -71,6 +81,6 @@ def detect(text: str) -> DetectedLanguage:
     for language, count in others.items():
         weighted[language] = count
     best = max(weighted, key=lambda k: weighted[k])
-    if weighted[best] == 0:
+    if weighted[best] < MIN_EVIDENCE:
         return DetectedLanguage("und", None)
     return DetectedLanguage(best, best if best in ("zh-CN", "en") else None)
