@@ -100,6 +100,9 @@ class IntentClassifier:
         self.word = word
         self.char = char
         self.coef = coef
+        # Row-major (features x intents) once: multiplying a sparse row by the transposed view
+        # would copy the whole weight matrix on every call (scipy ravels it to C order).
+        self._weights = np.ascontiguousarray(coef.T)
         self.intercept = intercept
         self.calibration = calibration
         self.threshold = threshold
@@ -216,7 +219,7 @@ class IntentClassifier:
         self, texts: Sequence[str], dense: NDArray[np.float32] | None = None
     ) -> NDArray[np.float64]:
         result: NDArray[np.float64] = np.asarray(
-            self.features(texts, dense) @ self.coef.T + self.intercept
+            self.features(texts, dense) @ self._weights + self.intercept
         )
         return result
 

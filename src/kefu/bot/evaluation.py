@@ -60,12 +60,14 @@ class Report:
     latency_p99_ms: float | None = None
 
 
-def _progress(items: Sequence[T], enabled: bool, description: str) -> Iterable[T]:
+def _progress(
+    items: Sequence[T], enabled: bool, description: str, unit: str = "msg"
+) -> Iterable[T]:
     if not enabled:
         return items
     from tqdm import tqdm
 
-    bar: Iterable[T] = tqdm(items, desc=description, unit="msg", leave=False)
+    bar: Iterable[T] = tqdm(items, desc=description, unit=unit, leave=False)
     return bar
 
 
@@ -84,7 +86,7 @@ def evaluate(
 ) -> Report:
     predictions = []
     batches = list(_batches(list(texts), batch_size))
-    for batch in _progress(batches, progress, "classifying"):
+    for batch in _progress(batches, progress, f"classifying ({batch_size} a batch)", "batch"):
         predictions.extend(model.predict_many(batch))
     has_oos = OOS in set(labels)
     top = [p.top_label for p in predictions]

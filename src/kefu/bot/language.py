@@ -24,7 +24,8 @@ LATIN_LETTERS_PER_HAN = 5
 # conversation English.
 MIN_EVIDENCE = 4
 # Hashes, addresses, codes, URLs and e-mail addresses say nothing about the language.
-_NOT_WORDS = re.compile(r"https?://\S+|\S+@\S+|\b\w*\d\w*\b", re.ASCII)
+# So do the masks redaction leaves ("[seed phrase removed]").
+_NOT_WORDS = re.compile(r"https?://\S+|\S+@\S+|\b\w*\d\w*\b|\[[^\]]{0,40}\]", re.ASCII)
 
 # Unicode name prefixes of scripts we can name, and the language each most likely means.
 _SCRIPTS = (

@@ -224,11 +224,12 @@ def post_message(
     services: BotServices,
 ) -> Exchange:
     text = _clean(text)
-    detected = detect(text)
+    redacted = redact(text, expecting_tx_hash=conversation.flow_step == "tx_hash")
+    # Detected on what remains: a pasted English seed phrase says nothing about the language.
+    detected = detect(redacted.text)
     if detected.reply_language:
         conversation.language = detected.reply_language
     language = conversation.language
-    redacted = redact(text, expecting_tx_hash=conversation.flow_step == "tx_hash")
     warnings = warnings_for(redacted, language)
     if redacted.found:
         record(
@@ -257,6 +258,19 @@ def post_message(
         redactions=[str(k) for k in redacted.kinds],
     )
     exchange = Exchange(conversation, incoming, warnings=warnings, prediction=prediction)
+    record(
+        session,
+        Actor.customer(customer.id),
+        "bot.message_received",
+        subject_type="bot_conversation",
+        subject_id=conversation.id,
+        data={
+            "message_id": incoming.id,
+            "intent": prediction.label,
+            "confidence": round(prediction.confidence, 3),
+            "language": language,
+        },
+    )
     for warning in warnings:
         exchange.replies.append(_store(session, conversation, Author.BOT, warning))
 
@@ -456,9 +470,8 @@ def answer_visitor(
     """Public help only: greetings, fees and policy questions from the knowledge base.
     Nothing is stored, no account is looked at and no ticket is opened."""
     text = _clean(text)
-    detected = detect(text)
-    language = detected.reply_language or language
     redacted = redact(text)
+    language = detect(redacted.text).reply_language or language
     warnings = warnings_for(redacted, language)
     prediction = model.predict(redacted.text)
     intent = prediction.label
