@@ -78,7 +78,10 @@ def test_save_and_load_round_trip_without_pickle(
     held_out_model.save(path)
     loaded = IntentClassifier.load(path)
     texts = ["USDT充值没到", "my account was hacked", "tell me a joke", "你好"]
-    assert loaded.predict_many(texts) == held_out_model.predict_many(texts)
+    before, after = held_out_model.predict_many(texts), loaded.predict_many(texts)
+    assert [p.label for p in after] == [p.label for p in before]
+    # Weights are stored as float32: the same answers, confidence equal to many decimals.
+    assert [p.confidence for p in after] == pytest.approx([p.confidence for p in before])
     with np.load(path, allow_pickle=False) as data:
         assert all(data[name].dtype != object for name in data.files)
 
