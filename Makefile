@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck pytest bench lock i18n system-deps clean
+.PHONY: run test check lint typecheck pytest bench bench-bot lock i18n system-deps clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ pytest: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/tickets_api.py
+
+## The bot's intent classifier on banking77 (../shared/data/banking77; BANKING77=folder to override)
+BANKING77 ?= ../shared/data/banking77
+bench-bot: $(STAMP)
+	$(BIN)/python bench/bot_banking77.py --data $(BANKING77)
 
 ## Re-pin every dependency (runtime and dev) into requirements.lock
 lock:

@@ -1,6 +1,7 @@
 """Imports every domain's models so that `Base.metadata` knows the whole schema."""
 
 from kefu.audit import models as audit_models
+from kefu.bot import models as bot_models
 from kefu.chain import models as chain_models
 from kefu.core import models as core_models
 from kefu.exchange import models as exchange_models
@@ -13,6 +14,7 @@ from kefu.tickets import models as ticket_models
 
 __all__ = [
     "audit_models",
+    "bot_models",
     "chain_models",
     "core_models",
     "exchange_models",

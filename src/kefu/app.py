@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
 
     from kefu.audit.routes import router as audit_router
+    from kefu.bot.routes import router as bot_router
     from kefu.chain.routes import router as chain_router
     from kefu.exchange.routes import router as exchange_router
     from kefu.identity.mfa.routes import router as mfa_router
@@ -103,4 +104,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for router in (kb_public_router, kb_router, kb_pages):
         app.include_router(router)
+    app.include_router(bot_router)
     return app

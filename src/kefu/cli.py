@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import typer
 import uvicorn
@@ -21,6 +22,8 @@ exchange_app = typer.Typer(help="The exchange port and its REST contract.", no_a
 app.add_typer(exchange_app, name="exchange")
 kb_app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+bot_app = typer.Typer(help="The tier-1 bot's intent model.", no_args_is_help=True)
+app.add_typer(bot_app, name="bot")
 
 
 def _configure_logging() -> None:
@@ -79,6 +82,11 @@ def demo(
     engine.dispose()
     if seed_only:
         return
+    from kefu.bot.service import classifier, model_path
+
+    if not model_path(settings).exists():
+        typer.echo("training the bot's intent model (first run only) ...")
+        classifier(settings)
     uvicorn.run("kefu.app:create_app", factory=True, host=host, port=port)
 
 
@@ -249,6 +257,53 @@ def kb_load(
         report = load_content(session, Path(folder) if folder else None)
     engine.dispose()
     typer.echo(str(report))
+
+
+@bot_app.command("train")
+def bot_train(
+    data: Path = typer.Option(
+        None, "--data", help="CSV with text,label (default: the shipped zh/en intent data)."
+    ),
+) -> None:
+    """Train the intent model and write it to KEFU_BOT_DATA_DIR."""
+    import time
+
+    from kefu.bot.service import train
+
+    start = time.perf_counter()
+    model, path = train(get_settings(), data)
+    typer.echo(
+        f"trained {len(model.labels)} intents in {time.perf_counter() - start:.1f} s "
+        f"(out-of-scope threshold {model.threshold:.2f}); wrote {path}"
+    )
+
+
+@bot_app.command("eval")
+def bot_eval(
+    data: Path = typer.Option(..., "--data", help="CSV with text,label to score the model on."),
+    latency_samples: int = typer.Option(200, help="Messages timed one at a time."),
+) -> None:
+    """Score the current model: accuracy, macro-F1, out-of-scope recall, latency p50/p99."""
+    from kefu.bot.evaluation import evaluate, latency_ms, read_examples
+    from kefu.bot.service import classifier
+
+    try:
+        examples = read_examples(data)
+    except (OSError, ValueError) as error:
+        typer.echo(f"cannot read {data}: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    model = classifier(get_settings())
+    texts, labels = [e.text for e in examples], [e.label for e in examples]
+    report = evaluate(model, texts, labels, progress=True)
+    p50, p99 = latency_ms(model, texts[:latency_samples], progress=True)
+    typer.echo(f"examples      {report.examples}")
+    typer.echo(f"accuracy      {report.accuracy:.2%}")
+    typer.echo(f"macro-F1      {report.macro_f1:.4f}")
+    if report.oos_recall is not None:
+        typer.echo(f"oos recall    {report.oos_recall:.2%}")
+    typer.echo(f"answered      {report.answered:.2%} (rest handed to people)")
+    typer.echo(f"latency p50   {p50:.1f} ms")
+    typer.echo(f"latency p99   {p99:.1f} ms")
 
 
 if __name__ == "__main__":

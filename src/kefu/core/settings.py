@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     exchange_secret: str = "change-me-exchange-secret"  # noqa: S105
     exchange_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     exchange_retries: int = Field(default=3, ge=0, le=10)
+    # Where `kefu bot train` writes the intent model (trained on first use when missing).
+    bot_data_dir: str = "./kefu-data/bot"
 
     @classmethod
     def settings_customise_sources(

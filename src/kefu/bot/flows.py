@@ -1,0 +1,311 @@
+"""Dialogue flows: one per intent, each a small state machine over named steps.
+
+A flow gets a `Turn` (the redacted text, the language, what it collected so far, the step
+it left off at) and returns an `Outcome`: what to say, the next step (None when done), facts
+to keep, and a `Handoff` when a person must take over. Flows reach other modules only through
+`BotServices`; when a service is missing they hand off with what they collected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kefu.bot.services import BotServices, ServiceAnswer
+from kefu.core.i18n import N_, translate
+from kefu.identity.models import Customer
+from kefu.tickets.models import Category, Priority
+
+# Intents whose risk means a person must look at once (asset security, irreversible loss).
+RISKY_INTENTS = frozenset(
+    {"account_compromised", "wrong_address", "liquidation_dispute", "2fa_reset"}
+)
+
+MAX_TX_HASH_ATTEMPTS = 2
+
+
+@dataclass
+class Turn:
+    session: Session
+    customer: Customer
+    services: BotServices
+    text: str
+    language: str
+    step: str | None
+    facts: dict[str, Any]
+
+    def t(self, message: str, **params: Any) -> str:
+        return translate(message, self.language, **params)
+
+
+@dataclass(frozen=True)
+class Handoff:
+    reason: str  # risky_intent, requested, service_unavailable, unresolved, low_confidence, ...
+    category: str
+    priority: str = Priority.NORMAL
+    asset_related: bool = False
+
+
+@dataclass
+class Outcome:
+    replies: list[str]
+    step: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    handoff: Handoff | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where this intent's tickets go: category, priority, asset-related (→ risk queue)."""
+
+    category: str
+    priority: str = Priority.NORMAL
+    asset_related: bool = False
+
+
+ROUTES: dict[str, Route] = {
+    "account_compromised": Route(Category.SECURITY, Priority.URGENT, True),
+    "2fa_reset": Route(Category.SECURITY, Priority.HIGH, True),
+    "wrong_address": Route(Category.WITHDRAWAL, Priority.HIGH, True),
+    "liquidation_dispute": Route(Category.FUTURES, Priority.HIGH, True),
+    "password_reset": Route(Category.ACCOUNT),
+    "kyc_status": Route(Category.KYC),
+    "deposit_missing": Route(Category.DEPOSIT),
+    "withdrawal_status": Route(Category.WITHDRAWAL),
+    "fees": Route(Category.TRADING, Priority.LOW),
+    "policy_question": Route(Category.POLICY),
+}
+DEFAULT_ROUTE = Route(Category.OTHER)
+
+# Ticket subjects, in the customer's language.
+SUBJECTS: dict[str, str] = {
+    "account_compromised": N_("Account may be compromised"),
+    "2fa_reset": N_("Two-factor authentication reset"),
+    "wrong_address": N_("Funds sent to a wrong address"),
+    "liquidation_dispute": N_("Liquidation dispute"),
+    "password_reset": N_("Password reset"),
+    "kyc_status": N_("Identity verification status"),
+    "deposit_missing": N_("Deposit not credited"),
+    "withdrawal_status": N_("Withdrawal status"),
+    "fees": N_("Question about fees"),
+    "policy_question": N_("Policy question"),
+    "talk_to_human": N_("Customer asked for a person"),
+}
+DEFAULT_SUBJECT = N_("Conversation with the bot")
+
+
+def handoff_for(intent: str | None, reason: str) -> Handoff:
+    route = ROUTES.get(intent or "", DEFAULT_ROUTE)
+    return Handoff(reason, route.category, route.priority, route.asset_related)
+
+
+HANDING_OFF = N_(
+    "I am passing this to a colleague with everything you told me; they will reply here."
+)
+
+
+def _unavailable(turn: Turn, intent: str, facts: dict[str, Any] | None = None) -> Outcome:
+    return Outcome(
+        [turn.t(HANDING_OFF)], facts=facts or {}, handoff=handoff_for(intent, "service_unavailable")
+    )
+
+
+def _answered(turn: Turn, intent: str, answer: ServiceAnswer) -> Outcome:
+    text = answer.text + (f"\n{answer.link}" if answer.link else "")
+    if answer.resolved:
+        return Outcome([text], facts=answer.facts)
+    return Outcome(
+        [text, turn.t(HANDING_OFF)], facts=answer.facts, handoff=handoff_for(intent, "unresolved")
+    )
+
+
+# --- flows ----------------------------------------------------------------------------------
+
+
+def greeting(turn: Turn) -> Outcome:
+    return Outcome([turn.t(N_("Hello! I am the support bot. How can I help you today?"))])
+
+
+def thanks(turn: Turn) -> Outcome:
+    return Outcome([turn.t(N_("You are welcome. Is there anything else I can help with?"))])
+
+
+def talk_to_human(turn: Turn) -> Outcome:
+    return Outcome(
+        [turn.t(N_("Of course. I am connecting you with a colleague; they will reply here."))],
+        handoff=handoff_for("talk_to_human", "requested"),
+    )
+
+
+def account_compromised(turn: Turn) -> Outcome:
+    """Freeze first, talk after: the security protocol runs before anything is said."""
+    frozen = turn.services.report_compromise(turn.session, turn.customer, turn.language)
+    replies = []
+    facts: dict[str, Any] = {"freeze": "done" if frozen is not None else "not_available"}
+    if frozen is not None:
+        replies.append(frozen.text)
+        facts.update(frozen.facts)
+    replies.append(
+        turn.t(
+            N_(
+                "This is urgent and our security team has it now. Do not send anyone your "
+                "password, codes or recovery phrase; we will never ask for them. If you can "
+                "still sign in, change your password and remove unknown devices and API keys."
+            )
+        )
+    )
+    return Outcome(replies, facts=facts, handoff=handoff_for("account_compromised", "risky_intent"))
+
+
+def two_factor_reset(turn: Turn) -> Outcome:
+    return Outcome(
+        [
+            turn.t(
+                N_(
+                    "Resetting two-factor authentication needs a check of your identity by our "
+                    "security team. I am passing this to them; they will reply here."
+                )
+            )
+        ],
+        handoff=handoff_for("2fa_reset", "risky_intent"),
+    )
+
+
+def wrong_address(turn: Turn) -> Outcome:
+    return Outcome(
+        [
+            turn.t(
+                N_(
+                    "Blockchain transfers cannot be reversed, so no one can cancel it. If the "
+                    "address belongs to this exchange we can open a recovery case; otherwise "
+                    "only the owner of that address can send the funds back. A colleague will "
+                    "review your case and reply here."
+                )
+            )
+        ],
+        handoff=handoff_for("wrong_address", "risky_intent"),
+    )
+
+
+def liquidation_dispute(turn: Turn) -> Outcome:
+    return Outcome(
+        [
+            turn.t(
+                N_(
+                    "I am sorry about the liquidation. A colleague will review it against the "
+                    "mark and index prices and any service incidents at that time, and reply here."
+                )
+            )
+        ],
+        handoff=handoff_for("liquidation_dispute", "risky_intent"),
+    )
+
+
+_BTC_TX = re.compile(r"(?<![0-9a-fA-Fx])([0-9a-fA-F]{64})(?![0-9a-fA-F])")
+_EVM_TX = re.compile(r"(?<![0-9a-zA-Z])(0x[0-9a-fA-F]{64})(?![0-9a-fA-F])")
+
+
+def find_tx_hash(text: str) -> tuple[str, str] | None:
+    """(chain, hash): an EVM hash is 0x + 64 hex, a Bitcoin txid 64 hex without a prefix."""
+    evm = _EVM_TX.search(text)
+    if evm:
+        return "ethereum", evm.group(1).lower()
+    btc = _BTC_TX.search(text)
+    if btc:
+        return "bitcoin", btc.group(1).lower()
+    return None
+
+
+ASK_TX_HASH = N_(
+    "Please send the transaction hash (TXID) of the deposit. A Bitcoin TXID is 64 hexadecimal "
+    "characters; an Ethereum one starts with 0x followed by 64."
+)
+
+
+def deposit_missing(turn: Turn) -> Outcome:
+    found = find_tx_hash(turn.text)
+    if found is None:
+        attempts = int(turn.facts.get("tx_hash_attempts", 0)) + (1 if turn.step else 0)
+        if attempts >= MAX_TX_HASH_ATTEMPTS:
+            return Outcome(
+                [
+                    turn.t(N_("That does not look like a transaction hash either.")),
+                    turn.t(HANDING_OFF),
+                ],
+                facts={"tx_hash_attempts": attempts},
+                handoff=handoff_for("deposit_missing", "unresolved"),
+            )
+        replies = [turn.t(ASK_TX_HASH)]
+        if turn.step:
+            replies.insert(0, turn.t(N_("That does not look like a transaction hash.")))
+        return Outcome(replies, step="tx_hash", facts={"tx_hash_attempts": attempts})
+    chain, tx_hash = found
+    facts: dict[str, Any] = {"chain": chain, "tx_hash": tx_hash}
+    answer = turn.services.check_transaction(
+        turn.session, turn.customer, chain, tx_hash, turn.language
+    )
+    if answer is None:
+        return _unavailable(turn, "deposit_missing", facts)
+    outcome = _answered(turn, "deposit_missing", answer)
+    outcome.facts = {**facts, **outcome.facts}
+    return outcome
+
+
+def _lookup(
+    intent: str,
+    call: Callable[[BotServices], Callable[[Session, Customer, str], ServiceAnswer | None]],
+) -> Callable[[Turn], Outcome]:
+    def flow(turn: Turn) -> Outcome:
+        answer = call(turn.services)(turn.session, turn.customer, turn.language)
+        if answer is None:
+            return _unavailable(turn, intent)
+        return _answered(turn, intent, answer)
+
+    return flow
+
+
+withdrawal_status = _lookup("withdrawal_status", lambda s: s.withdrawal_status)
+kyc_status = _lookup("kyc_status", lambda s: s.kyc_status)
+
+
+def password_reset(turn: Turn) -> Outcome:
+    """The reset itself needs step-up verification and the exchange port (not wired yet)."""
+    return _unavailable(turn, "password_reset")
+
+
+def _knowledge(intent: str) -> Callable[[Turn], Outcome]:
+    def flow(turn: Turn) -> Outcome:
+        hits = turn.services.search_kb(turn.session, turn.text, turn.language)
+        if not hits:
+            return _unavailable(turn, intent)
+        top = hits[0]
+        return Outcome([f"{top.title}\n{top.snippet}\n{top.url}"], facts={"kb_article": top.url})
+
+    return flow
+
+
+fees = _knowledge("fees")
+policy_question = _knowledge("policy_question")
+
+FLOWS: dict[str, Callable[[Turn], Outcome]] = {
+    "greeting": greeting,
+    "thanks": thanks,
+    "talk_to_human": talk_to_human,
+    "account_compromised": account_compromised,
+    "2fa_reset": two_factor_reset,
+    "wrong_address": wrong_address,
+    "liquidation_dispute": liquidation_dispute,
+    "deposit_missing": deposit_missing,
+    "withdrawal_status": withdrawal_status,
+    "kyc_status": kyc_status,
+    "password_reset": password_reset,
+    "fees": fees,
+    "policy_question": policy_question,
+}
+
+# Public help for visitors who are not signed in: no account is looked at, nothing stored.
+PUBLIC_INTENTS = frozenset({"greeting", "thanks", "fees", "policy_question"})
