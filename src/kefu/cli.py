@@ -1,4 +1,5 @@
-"""The `kefu` command: serve, demo, migrate, worker, audit verify, mfa reset-agent."""
+"""The `kefu` command: serve, demo, migrate, worker, audit verify, mfa reset-agent and
+demo-code."""
 
 from __future__ import annotations
 
@@ -143,6 +144,24 @@ def mfa_reset_agent(email: str) -> None:
         reset_agent_totp(session, agent, Actor.system())
     engine.dispose()
     typer.echo(f"authenticator cleared for {email}; they enrol again at their next sign-in")
+
+
+@mfa_app.command("demo-code")
+def mfa_demo_code(email: str) -> None:
+    """Print a demo agent's current authenticator code (from the published demo key; the
+    demo's agents only). Each code works once: if it was just used, wait for the next."""
+    from kefu.core.clock import utcnow
+    from kefu.demo.seed import demo_totp_secret, is_demo_agent
+    from kefu.identity.mfa import totp
+
+    if not is_demo_agent(email):
+        typer.echo(f"{email} is not a demo agent; demo codes exist only for them", err=True)
+        raise typer.Exit(code=1)
+    now = utcnow()
+    step = totp.step_of(now)
+    left = totp.STEP_SECONDS - int(now.timestamp()) % totp.STEP_SECONDS
+    typer.echo(totp.code_at_step(demo_totp_secret(email), step))
+    typer.echo(f"valid for {left} more seconds (and the 30 after); each code works once", err=True)
 
 
 if __name__ == "__main__":

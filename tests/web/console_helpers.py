@@ -10,6 +10,7 @@ from typing import Any
 import pyotp
 from fastapi.testclient import TestClient
 
+from kefu.core.clock import utcnow
 from kefu.identity.models import Agent
 from tests.factories import PASSWORD, _recovery_codes, fresh_totp_code
 
@@ -65,7 +66,7 @@ def enrol_in_console(client: TestClient, agent: Agent) -> tuple[str, list[str], 
     secret = secret_from(page.text)
     confirmed = client.post(
         "/console/sign-in/enrol",
-        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(page.text)},
+        data={"code": pyotp.TOTP(secret).at(utcnow()), "csrf_token": csrf_from(page.text)},
     )
     assert confirmed.status_code == 200, confirmed.text
     codes = recovery_codes_from(confirmed.text)
