@@ -23,7 +23,13 @@ from tests.factories import (
     make_ticket,
 )
 from tests.identity.documents_helpers import PDF, PNG, submit, upload
-from tests.web.console_helpers import csrf_from, secret_from, sign_in
+from tests.web.console_helpers import (
+    csrf_from,
+    enrol_in_console,
+    post_password,
+    secret_from,
+    sign_in,
+)
 
 
 def _set_cookie_headers(response: object) -> list[str]:
@@ -186,7 +192,12 @@ def test_pages_carry_strict_security_headers_and_no_inline_code(
 ) -> None:
     officer = make_agent(session, role=Role.RISK_OFFICER)
     pages = [client.get("/"), client.get("/console/sign-in")]
-    sign_in(client, officer)
+    post_password(client, officer)
+    pages.append(client.get("/console/sign-in/enrol"))  # the QR code is an inline <svg>
+    enrol_in_console(client, officer)
+    pages += [
+        client.get(path) for path in ("/console/security", "/console/approvals", "/console/step-up")
+    ]
     pages += [client.get("/console"), client.get("/console/reviews"), client.get("/console/nope")]
     for page in pages:
         csp = page.headers["content-security-policy"]
