@@ -107,7 +107,9 @@ def _labels() -> dict[str, Any]:
 # --- the sign-in's second step -------------------------------------------------------------
 
 
-def _half_signed_in(request: Request, db: DbSession, user: ConsoleAgent | None, page: str) -> Any:
+def _half_signed_in(
+    request: Request, db: DbSession, user: ConsoleAgent | None, page: str
+) -> ConsoleAgent:
     """The session on the second step's pages: signed out → sign-in; nothing owed → onward;
     owing the other step → that one."""
     if user is None:
@@ -148,7 +150,7 @@ def verify(
     factor: Annotated[str, Form(max_length=20)] = "totp",
     next: Annotated[str, Form(max_length=500)] = HOME,
 ) -> Response:
-    signed_in: ConsoleAgent = _half_signed_in(request, db, user, VERIFY)
+    signed_in = _half_signed_in(request, db, user, VERIFY)
     try:
         agent_mfa.verify_agent_second_factor(
             db, signed_in.session, code, factor=_factor(factor), settings=_settings(request)
@@ -190,7 +192,7 @@ def _enrol_page(
 def enrol_page(
     request: Request, db: DbSession, user: MaybeSignedIn, next: str | None = None
 ) -> Response:
-    signed_in: ConsoleAgent = _half_signed_in(request, db, user, ENROL)
+    signed_in = _half_signed_in(request, db, user, ENROL)
     return _enrol_page(request, db, signed_in, safe_next(next))
 
 
@@ -202,7 +204,7 @@ def enrol(
     code: Code = "",
     next: Annotated[str, Form(max_length=500)] = HOME,
 ) -> Response:
-    signed_in: ConsoleAgent = _half_signed_in(request, db, user, ENROL)
+    signed_in = _half_signed_in(request, db, user, ENROL)
     try:
         codes = agent_mfa.confirm_totp_enrolment(
             db, signed_in.agent, signed_in.session, code, _settings(request)
