@@ -352,4 +352,14 @@ def test_step_up_page_and_the_sms_outbox(client: TestClient, session: Session) -
     agent = make_agent(session)
     sign_in(client, agent)
     assert client.get("/console/sms-outbox").status_code == 403
+    # A four-eyes operation: the acting agent asks for approval from the challenge's page.
+    reset_id = _reset_challenge(client, agent_headers(client, agent), customer.id)
+    page = client.get(f"/console/step-up/{reset_id}")
+    assert "not requested yet" in page.text
+    asked = client.post(
+        f"/console/step-up/{reset_id}/approval",
+        data={"reason": "Customer lost their phone", "csrf_token": csrf_from(page.text)},
+    )
+    assert asked.status_code == 200 and "Ask for approval" not in asked.text
+    assert ">pending<" in asked.text
     assert client.get(f"/console/step-up/{challenge_id}").status_code == 404

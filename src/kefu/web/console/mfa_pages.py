@@ -399,6 +399,10 @@ def _challenge_page(
             and state.policy.needs_agent
             and challenge.status == "open"
             and ("agent:totp" in state.missing or "agent:totp" in state.stale),
+            "can_ask": mine
+            and challenge.status == "open"
+            and state.policy.four_eyes
+            and state.approval is None,
             "can_text": mine
             and challenge.status == "open"
             and state.policy.needs_customer
@@ -459,6 +463,19 @@ def text_customer(
     return _challenge_page(
         request, db, user, challenge_id, notice=N_("A code was sent to the customer's phone.")
     )
+
+
+@router.post("/step-up/{challenge_id}/approval", dependencies=[Csrf])
+def ask_for_approval(
+    request: Request,
+    challenge_id: str,
+    db: DbSession,
+    user: StepUpStarter,
+    reason: Annotated[str, Form(min_length=1, max_length=2000)],
+) -> Response:
+    """Four-eyes: the acting agent asks a second person to approve the operation."""
+    approvals.request_approval(db, challenge_id, requester=user.agent, reason=reason.strip())
+    return _see_other(f"/console/step-up/{challenge_id}")
 
 
 # --- the demo's phone ----------------------------------------------------------------------
