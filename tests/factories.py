@@ -175,3 +175,46 @@ def customer_headers(
 ) -> dict[str, str]:
     token = identity.sign_customer_token(customer.external_id, utcnow() + lifetime)
     return {"Authorization": f"Customer {token}"}
+
+
+def make_identity_review(
+    session: Session,
+    customer: Customer,
+    reviewer: Agent,
+    *,
+    decision: str = "approve",
+    decided_at: Any = None,
+    settings: Settings | None = None,
+) -> Any:
+    """A real ID-document review of the customer (a passport scan), decided by `reviewer`
+    at `decided_at` (default now) — what the `id_review` step-up factor reads."""
+    from kefu.core.clock import clock
+    from kefu.identity.documents import service as documents
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"passport-scan" * 20
+    settings = settings or get_settings()
+    before = clock._frozen
+    try:
+        if decided_at is not None:
+            clock.freeze(decided_at - timedelta(hours=1))
+        documents.upload_document(
+            session,
+            settings,
+            customer,
+            kind="passport",
+            data=png,
+            declared_type="image/png",
+            filename="passport.png",
+        )
+        review = documents.submit_review(session, customer)
+        if decided_at is not None:
+            clock.freeze(decided_at)
+        reason = None if decision == "approve" else "The scan is unreadable."
+        documents.decide(session, review.id, reviewer, decision=decision, reason=reason)
+        session.commit()
+    finally:
+        if before is None:
+            clock.unfreeze()
+        else:
+            clock.freeze(before)
+    return review

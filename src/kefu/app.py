@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(identity_documents_router)
     app.include_router(console_router)
+    from kefu.web.console.mfa_pages import router as console_mfa_router
+
+    app.include_router(console_mfa_router)
     install_web(app)
     app.include_router(chain_router)
     app.include_router(exchange_router)

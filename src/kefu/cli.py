@@ -1,4 +1,4 @@
-"""The `kefu` command: serve, demo, migrate, worker, audit verify, mfa reset-agent."""
+"""The `kefu` command line; `kefu --help` lists its commands."""
 
 from __future__ import annotations
 
@@ -304,6 +304,24 @@ def bot_eval(
     typer.echo(f"answered      {report.answered:.2%} (rest handed to people)")
     typer.echo(f"latency p50   {p50:.1f} ms")
     typer.echo(f"latency p99   {p99:.1f} ms")
+
+
+@mfa_app.command("demo-code")
+def mfa_demo_code(email: str) -> None:
+    """Print a demo agent's current authenticator code (from the published demo key; the
+    demo's agents only). Each code works once: if it was just used, wait for the next."""
+    from kefu.core.clock import utcnow
+    from kefu.demo.seed import demo_totp_secret, is_demo_agent
+    from kefu.identity.mfa import totp
+
+    if not is_demo_agent(email):
+        typer.echo(f"{email} is not a demo agent; demo codes exist only for them", err=True)
+        raise typer.Exit(code=1)
+    now = utcnow()
+    step = totp.step_of(now)
+    left = totp.STEP_SECONDS - int(now.timestamp()) % totp.STEP_SECONDS
+    typer.echo(totp.code_at_step(demo_totp_secret(email), step))
+    typer.echo(f"valid for {left} more seconds (and the 30 after); each code works once", err=True)
 
 
 if __name__ == "__main__":

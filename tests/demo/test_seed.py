@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from kefu.audit.models import AuditEntry
 from kefu.audit.service import verify
+from kefu.cli import app as cli_app
 from kefu.core.clock import clock
 from kefu.core.db import session_factory
-from kefu.demo.seed import ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
+from kefu.demo.seed import ADMIN_EMAIL, DEMO_PASSWORD, demo_totp_secret, seed_demo
 from kefu.identity.models import Agent, Customer, Role
 from kefu.sla.models import BusinessCalendar, SlaPolicy, TicketSla
 from kefu.tickets.models import Category, Message, MessageKind, Status, Ticket
 from tests.factories import sign_in
+from tests.web.console_helpers import csrf_from
 
 TICKETS = 60
 
@@ -85,7 +89,7 @@ def test_demo_agents_can_sign_in_and_see_their_queues(session: Session, client: 
 
     agent = session.scalars(select(Agent).where(Agent.email == "wang.fang@demo.kefu")).one()
     session.commit()  # end the read: SQLite's BEGIN IMMEDIATE would hold the write lock
-    # Demo agents enrol their authenticator app at first sign-in, as real ones do.
+    # Demo agents have their authenticator set up with the published demo key.
     headers = sign_in(client, agent, session_factory(session.get_bind()), password=DEMO_PASSWORD)  # type: ignore[arg-type]
     page = client.get("/api/v1/tickets", params={"limit": 200}, headers=headers).json()
     assert page["items"]
@@ -93,3 +97,38 @@ def test_demo_agents_can_sign_in_and_see_their_queues(session: Session, client: 
     for item in page["items"]:
         assert item["queue"] == "support:zh-CN" or item["assignee_id"] is not None
     assert {i["status"] for i in page["items"]} - {s.value for s in Status} == set()
+
+
+def test_demo_agents_sign_in_to_the_console_with_the_demo_code(
+    session: Session, client: TestClient
+) -> None:
+    report = seed_demo(session, tickets=10)
+    session.commit()
+    assert "kefu mfa demo-code EMAIL" in report
+    assert demo_totp_secret("risk@demo.kefu") in report
+
+    result = CliRunner().invoke(cli_app, ["mfa", "demo-code", "risk@demo.kefu"])
+    assert result.exit_code == 0, result.output
+    code = re.findall(r"^\d{6}$", result.output, re.MULTILINE)[0]
+    page = client.get("/console/sign-in")
+    signed_in = client.post(
+        "/console/sign-in",
+        data={
+            "email": "risk@demo.kefu",
+            "password": DEMO_PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert signed_in.headers["location"] == "/console/sign-in/verify"
+    verify_page = client.get("/console/sign-in/verify")
+    verified = client.post(
+        "/console/sign-in/verify",
+        data={"code": code, "factor": "totp", "csrf_token": csrf_from(verify_page.text)},
+        follow_redirects=False,
+    )
+    assert verified.status_code == 303, verified.text
+    assert "Marcus Weber" in client.get("/console").text
+
+    refused = CliRunner().invoke(cli_app, ["mfa", "demo-code", "someone@example.com"])
+    assert refused.exit_code == 1

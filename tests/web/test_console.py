@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -22,7 +23,13 @@ from tests.factories import (
     make_ticket,
 )
 from tests.identity.documents_helpers import PDF, PNG, submit, upload
-from tests.web.console_helpers import csrf_from, sign_in
+from tests.web.console_helpers import (
+    csrf_from,
+    enrol_in_console,
+    post_password,
+    secret_from,
+    sign_in,
+)
 
 
 def _set_cookie_headers(response: object) -> list[str]:
@@ -48,7 +55,24 @@ def test_signed_out_pages_redirect_to_sign_in_and_come_back(
         },
         follow_redirects=False,
     )
-    assert signed_in.headers["location"] == "/console/reviews"
+    # The second factor comes first (enrolment, for an agent without an authenticator yet),
+    # and the page asked for is kept for afterwards.
+    assert signed_in.headers["location"] == "/console/sign-in/enrol?next=/console/reviews"
+    assert client.get("/console/reviews", follow_redirects=False).headers["location"] == (
+        "/console/sign-in/enrol"
+    )
+    enrol = client.get(signed_in.headers["location"])
+    assert 'name="next" value="/console/reviews"' in enrol.text
+    confirmed = client.post(
+        "/console/sign-in/enrol",
+        data={
+            "code": pyotp.TOTP(secret_from(enrol.text)).now(),
+            "next": "/console/reviews",
+            "csrf_token": csrf_from(enrol.text),
+        },
+    )
+    assert '<a href="/console/reviews">' in confirmed.text
+    assert client.get("/console/reviews").status_code == 200
 
 
 def test_sign_in_sets_a_strict_http_only_cookie_and_the_api_ignores_it(
@@ -68,7 +92,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_the_api_ignores_it(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/console"
+    assert response.headers["location"] == "/console/sign-in/enrol"
     session_cookie = next(c for c in _set_cookie_headers(response) if c.startswith("kefu_session="))
     assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie
     assert "Secure" not in session_cookie  # plain http in tests; see the next test
@@ -168,7 +192,12 @@ def test_pages_carry_strict_security_headers_and_no_inline_code(
 ) -> None:
     officer = make_agent(session, role=Role.RISK_OFFICER)
     pages = [client.get("/"), client.get("/console/sign-in")]
-    sign_in(client, officer)
+    post_password(client, officer)
+    pages.append(client.get("/console/sign-in/enrol"))  # the QR code is an inline <svg>
+    enrol_in_console(client, officer)
+    pages += [
+        client.get(path) for path in ("/console/security", "/console/approvals", "/console/step-up")
+    ]
     pages += [client.get("/console"), client.get("/console/reviews"), client.get("/console/nope")]
     for page in pages:
         csp = page.headers["content-security-policy"]
@@ -198,7 +227,10 @@ def test_open_redirects_are_refused(client: TestClient, session: Session) -> Non
             },
             follow_redirects=False,
         )
-        assert response.headers["location"] == "/console"
+        # The second step comes next, without the foreign target.
+        assert response.headers["location"] == "/console/sign-in/enrol"
+        enrol = client.get("/console/sign-in/enrol", params={"next": target})
+        assert 'name="next" value="/console"' in enrol.text
         client.cookies.clear()
 
 

@@ -8,7 +8,9 @@ and SLA clocks (and breaches) come out as they would have in real life.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import random
 import unicodedata
 from collections import Counter
@@ -29,6 +31,8 @@ from kefu.demo import content
 from kefu.demo.content import EN, ZH, TicketTemplate
 from kefu.demo.documents import create_identity_reviews
 from kefu.identity import service as identity
+from kefu.identity.mfa import totp
+from kefu.identity.mfa.models import OwnerType
 from kefu.identity.models import Agent, Customer, CustomerTier, Role
 from kefu.sla import service as sla
 from kefu.sla.models import BusinessCalendar, SlaBreach, SlaPolicy
@@ -427,7 +431,24 @@ def _create_agents(session: Session) -> dict[str, Agent]:
         )
     # The admin configures the desk; round-robin should not bury them in tickets.
     agents[ADMIN_EMAIL].max_open_tickets = 5
+    for agent in agents.values():
+        totp.enrol_known_seed(
+            session, totp.Owner(OwnerType.AGENT, agent.id), demo_totp_secret(agent.email)
+        )
+        agent.mfa_enrolled = True
     return agents
+
+
+def demo_totp_secret(email: str) -> str:
+    """A demo agent's authenticator key: derived from the email alone and published (like
+    the demo password), so that anyone trying the demo can compute the second factor —
+    `kefu mfa demo-code EMAIL` prints the current code. Never for real agents."""
+    digest = hashlib.sha256(f"kefu-demo-totp|{email.strip().lower()}".encode()).digest()
+    return base64.b32encode(digest[:20]).decode("ascii")
+
+
+def is_demo_agent(email: str) -> bool:
+    return email.strip().lower() in {spec.email for spec in DEMO_AGENTS}
 
 
 def _ascii(name: str) -> str:
@@ -597,6 +618,13 @@ def _sign_in_lines(base_url: str) -> list[str]:
             f"  {spec.email:<25} {spec.role.value:<19} teams={','.join(spec.teams):<24} "
             f"languages={','.join(spec.languages)}"
         )
+    lines += [
+        "Second factor: every demo agent has an authenticator app set up with a published demo",
+        "key. Print an agent's current six-digit code with `kefu mfa demo-code EMAIL`, or add",
+        "the key to an authenticator app (account = the email):",
+    ]
+    for spec in DEMO_AGENTS:
+        lines.append(f"  {spec.email:<25} {demo_totp_secret(spec.email)}")
     return lines
 
 

@@ -12,10 +12,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from kefu.core.clock import clock, utcnow
-from kefu.identity.documents import service as documents
+from kefu.core.settings import Settings
 from kefu.identity.models import Agent, Customer, Role
 from tests.core.helpers import assert_problem, audit_entries
-from tests.factories import agent_headers, customer_headers, make_agent, make_customer
+from tests.factories import (
+    agent_headers,
+    customer_headers,
+    make_agent,
+    make_customer,
+    make_identity_review,
+)
 from tests.identity.mfa.helpers import (
     T0,
     agent_code,
@@ -25,15 +31,30 @@ from tests.identity.mfa.helpers import (
 )
 
 
+class _Reviews(dict[str, datetime]):
+    """`reverified[customer_id] = when` records a real, approved ID-document review of the
+    customer decided at that time (through `kefu.identity.documents`)."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        super().__init__()
+        self.session, self.settings = session, settings
+        self.reviewer: Agent | None = None
+
+    def __setitem__(self, customer_id: str, at: datetime) -> None:
+        if self.reviewer is None:
+            self.reviewer = make_agent(self.session, Role.RISK_OFFICER)
+        customer = self.session.get(Customer, customer_id)
+        assert customer is not None
+        make_identity_review(
+            self.session, customer, self.reviewer, decided_at=at, settings=self.settings
+        )
+        super().__setitem__(customer_id, at)
+
+
 @pytest.fixture
-def reverified(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
-    """Stands in for the ID-review module (built by another issue, merged later): the
-    customers whose ID-document review was approved, and when."""
-    reviews: dict[str, datetime] = {}
-    monkeypatch.setattr(
-        documents, "identity_reverified_at", lambda _session, customer_id: reviews.get(customer_id)
-    )
-    return reviews
+def reverified(session: Session, settings: Settings) -> dict[str, datetime]:
+    """The customers whose ID-document review was approved, and when."""
+    return _Reviews(session, settings)
 
 
 def _challenge(client: TestClient, headers: dict[str, str], customer: Customer) -> dict[str, Any]:

@@ -587,3 +587,17 @@ def consume_step_up(
         },
     )
     return challenge
+
+
+def challenges_started_by(
+    session: Session, agent_id: str, *, limit: int = 50
+) -> list[StepUpChallenge]:
+    """The challenges an agent opened as the acting agent, newest first (the console)."""
+    return list(
+        session.scalars(
+            select(StepUpChallenge)
+            .where(StepUpChallenge.acting_agent_id == agent_id)
+            .order_by(StepUpChallenge.created_at.desc(), StepUpChallenge.id.desc())
+            .limit(limit)
+        )
+    )

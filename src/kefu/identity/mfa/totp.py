@@ -233,6 +233,47 @@ def begin_totp_enrolment(
     return Enrolment(credential.id, secret, uri, qr_svg(uri))
 
 
+def pending_enrolment(
+    session: Session, owner: Owner, *, account: str, settings: Settings | None = None
+) -> Enrolment | None:
+    """The enrolment started but not yet confirmed, shown again (a page reloaded, a code
+    mistyped); None when there is none."""
+    settings = _settings(settings)
+    credential = _pending_credential(session, owner)
+    if credential is None:
+        return None
+    secret = _open_seed(credential, settings)
+    uri = otpauth_uri(secret, account, settings.totp_issuer)
+    return Enrolment(credential.id, secret, uri, qr_svg(uri))
+
+
+def enrol_known_seed(
+    session: Session, owner: Owner, secret: str, *, settings: Settings | None = None
+) -> TotpCredential:
+    """Activate an authenticator with a seed chosen by the caller — the demo's published
+    seeds only; real enrolment draws a random one (`begin_totp_enrolment`)."""
+    settings = _settings(settings)
+    remove_totp(session, owner)
+    credential = TotpCredential(
+        owner_type=owner.type, owner_id=owner.id, sealed_seed=b"", status=TotpStatus.ACTIVE
+    )
+    session.add(credential)
+    session.flush()
+    credential.sealed_seed = sealer_for(settings).seal(
+        secret.encode("ascii"), _associated_data(owner, credential.id)
+    )
+    credential.confirmed_at = utcnow()
+    record(
+        session,
+        owner.actor,
+        "mfa.totp_enrolled",
+        subject_type=owner.type,
+        subject_id=owner.id,
+        data={"credential_id": credential.id, "recovery_codes": 0, "seed": "demo"},
+    )
+    return credential
+
+
 def _check_code(
     session: Session,
     owner: Owner,

@@ -3,9 +3,9 @@
 Sign-in is a sequence of steps. The password step issues the ordinary agent session (the
 same `identity.service.login` the API uses) and puts its token in an HttpOnly, SameSite=Strict
 cookie. `pending_step` names the step a session still owes before it may use the console;
-every console page asks it, and the sign-in form redirects to it. A second factor slots in
-there: it returns its verification page (say `/console/sign-in/verify`) until the session's
-`mfa_verified_at` is set, and nothing else changes. The verification page itself takes
+every console page asks it, and the sign-in form redirects to it. The second factor is such
+a step: it returns the enrolment page (`/console/sign-in/enrol`) or the verification page
+(`/console/sign-in/verify`) until the session's `mfa_verified_at` is set. Those pages take
 `optional_console_agent` (which does not ask `pending_step`), so a half-signed-in session
 reaches it and nothing else.
 """
@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import Actor
 from kefu.core import i18n
 from kefu.core.errors import KefuError, NotAuthenticated, PermissionDenied
+from kefu.core.settings import Settings
 from kefu.core.web import DbSession
 from kefu.identity import service as identity
+from kefu.identity.mfa.agents import mfa_required_for
 from kefu.identity.models import Agent, AgentSession
 from kefu.identity.permissions import Permission, has_permission
 from kefu.web.security import SESSION_COOKIE
@@ -68,15 +70,34 @@ class Redirect(KefuError):
         self.location = location
 
 
-def pending_step(db: Session, agent: Agent, agent_session: AgentSession) -> str | None:
+VERIFY = "/console/sign-in/verify"
+ENROL = "/console/sign-in/enrol"
+
+
+def pending_step(
+    db: Session, agent: Agent, agent_session: AgentSession, settings: Settings | None = None
+) -> str | None:
     """The console path of the sign-in step this session still owes, or None when it may
-    use the console. With the password step alone, a session is complete when it exists."""
-    return None
+    use the console: the second factor (`identity.mfa.agents`) — enrolment first for an
+    agent whose role requires one and who has no authenticator yet, else its code."""
+    if agent_session.mfa_verified_at is not None or not mfa_required_for(agent, settings):
+        return None
+    return VERIFY if agent.mfa_enrolled else ENROL
 
 
-def after_password(db: Session, agent: Agent, agent_session: AgentSession, next_path: str) -> str:
-    """Where the browser goes once the password is right: the next step, else `next_path`."""
-    return pending_step(db, agent, agent_session) or next_path
+def after_password(
+    db: Session,
+    agent: Agent,
+    agent_session: AgentSession,
+    next_path: str,
+    settings: Settings | None = None,
+) -> str:
+    """Where the browser goes once the password is right: the next step (carrying
+    `next_path` along), else `next_path`."""
+    step = pending_step(db, agent, agent_session, settings)
+    if step is None:
+        return next_path
+    return step if next_path == HOME else f"{step}?next={quote(safe_next(next_path), safe='/')}"
 
 
 def safe_next(value: str | None) -> str:
@@ -119,7 +140,7 @@ def console_agent(
         if request.method == "GET" and request.url.query:
             path = f"{path}?{request.url.query}"
         raise Redirect(sign_in_url(path if request.method == "GET" else HOME))
-    step = pending_step(db, user.agent, user.session)
+    step = pending_step(db, user.agent, user.session, request.app.state.settings)
     if step is not None:
         raise Redirect(step)
     return user
