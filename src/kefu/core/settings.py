@@ -152,6 +152,19 @@ class Settings(BaseSettings):
     exchange_secret: str = "change-me-exchange-secret"  # noqa: S105
     exchange_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     exchange_retries: int = Field(default=3, ge=0, le=10)
+    # --- the security protocol (kefu.security) ---
+    # What a compromise report freezes at once (`trading` and `all` may be added by policy).
+    security_freeze_scopes: list[str] = Field(
+        default_factory=lambda: ["withdrawals", "api_keys", "sessions"]
+    )
+    # How far back the trace looks when the reporter does not say when it started.
+    security_trace_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # The exchange's chain codes mapped to kefu's chain names (for explorer links and labels).
+    security_chain_names: dict[str, str] = Field(
+        default_factory=lambda: {"BTC": "bitcoin", "ETH": "ethereum", "ERC20": "ethereum"}
+    )
+    # How long the exchange's deposit addresses are cached for the chain privacy rule.
+    security_own_address_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,10 @@ class Permission(StrEnum):
     CHAIN_LABELS_MANAGE = "chain.labels.manage"
     # A customer's data at the exchange (account, KYC, balances, transfers, positions, logins).
     EXCHANGE_READ = "exchange.read"
+    # The security protocol: anyone may report a compromise (it only freezes); risk officers
+    # work the cases (unfreeze, assessment, compensation).
+    SECURITY_REPORT = "security.report"
+    SECURITY_CASES = "security.cases"
 
 
 _AGENT = {
@@ -44,6 +48,7 @@ _AGENT = {
     Permission.CHAIN_CHECK,
     Permission.CHAIN_PROOFS,
     Permission.EXCHANGE_READ,
+    Permission.SECURITY_REPORT,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -68,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DOCUMENTS_REVIEW,
             Permission.DOCUMENTS_VIEW,
             Permission.CHAIN_LABELS_MANAGE,
+            Permission.SECURITY_CASES,
         }
     ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT),
