@@ -155,6 +155,14 @@ def desk(client: TestClient, session: Session, engine: Engine) -> Desk:
     return Desk(customer, officer, headers[0], second, headers[1], third, headers[2])
 
 
+def sign_in_again(client: TestClient, d: Desk) -> None:
+    """After a jump of the clock past the agents' session lifetime."""
+    d.officer_h = agent_headers(client, d.officer)
+    tick()
+    d.second_h = agent_headers(client, d.second)
+    d.third_h = agent_headers(client, d.third)
+
+
 def report(client: TestClient, customer: Customer, **body: Any) -> Any:
     return client.post("/api/v1/security/reports", json=body, headers=customer_headers(customer))
 
