@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from kefu.chain.service import _fold
 from kefu.exchange.errors import ExchangeError
 from kefu.exchange.port import DepositAddress, Exchange
@@ -45,7 +47,7 @@ class ExchangeOwnAddresses:
                 return hit[1]
         try:
             addresses = run_port(self._exchange.list_deposit_addresses, external_id)
-        except (ExchangeError, RuntimeError):
+        except (ExchangeError, RuntimeError, SQLAlchemyError):
             # Unknown or unreachable (or called on the event loop itself): not own.
             return []
         with self._lock:
