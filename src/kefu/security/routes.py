@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from kefu.audit.service import record
 from kefu.core.errors import PermissionDenied
 from kefu.core.settings import Settings
 from kefu.core.web import DbSession
@@ -134,14 +135,19 @@ def my_cases(db: DbSession, principal: CurrentPrincipal) -> list[CustomerCaseOut
 @router.get("/cases", response_model=list[CaseSummaryOut])
 def list_cases(
     db: DbSession,
-    _: RiskOfficer,
+    principal: RiskOfficer,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> list[CaseSummaryOut]:
-    return [
-        CaseSummaryOut.model_validate(c)
-        for c in service.list_cases(db, status=status, customer_id=customer_id)
-    ]
+    cases = service.list_cases(db, status=status, customer_id=customer_id)
+    record(
+        db,
+        principal.actor,
+        "security.cases_listed",
+        subject_type="security_case",
+        data={"status": status, "customer_id": customer_id, "count": len(cases)},
+    )
+    return [CaseSummaryOut.model_validate(c) for c in cases]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from kefu.audit.service import record
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.core.web import DbSession
@@ -53,6 +54,13 @@ def case_list(request: Request, db: DbSession, user: RiskOfficer) -> Response:
     customers = {
         c.customer_id: identity.get_customer(db, c.customer_id) for c in [*open_cases, *closed]
     }
+    record(
+        db,
+        user.actor,
+        "security.cases_listed",
+        subject_type="security_case",
+        data={"count": len(open_cases) + len(closed), "via": "console"},
+    )
     return render(
         request,
         "console/security_cases.html",
