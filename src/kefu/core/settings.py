@@ -78,6 +78,10 @@ def _default_chains() -> dict[str, ChainConfig]:
     }
 
 
+FreezeScopeName = Literal["withdrawals", "trading", "api_keys", "sessions", "all"]
+_DEFAULT_FREEZE_SCOPES: tuple[FreezeScopeName, ...] = ("withdrawals", "api_keys", "sessions")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
 
@@ -154,8 +158,8 @@ class Settings(BaseSettings):
     exchange_retries: int = Field(default=3, ge=0, le=10)
     # --- the security protocol (kefu.security) ---
     # What a compromise report freezes at once (`trading` and `all` may be added by policy).
-    security_freeze_scopes: list[str] = Field(
-        default_factory=lambda: ["withdrawals", "api_keys", "sessions"]
+    security_freeze_scopes: list[FreezeScopeName] = Field(
+        default_factory=lambda: list(_DEFAULT_FREEZE_SCOPES)
     )
     # How far back the trace looks when the reporter does not say when it started.
     security_trace_hours: int = Field(default=72, ge=1, le=24 * 90)

@@ -244,7 +244,8 @@ def report_compromise(
     settings = settings or get_settings()
     now = utcnow()
     since = suspected_since or now - timedelta(hours=settings.security_trace_hours)
-    since = min(since, now)
+    # Not in the future, and not further back than 90 days (a bounded trace).
+    since = max(min(since, now), now - timedelta(days=90))
     scopes = freeze_scopes(settings, include_trading=include_trading)
     external_id = customer.external_id
     customer_id = customer.id
