@@ -218,3 +218,44 @@ def test_not_a_fault_closes_without_payout_and_a_rejection_allows_a_new_assessme
     # A new report after the case is closed opens a new case.
     assert report(client, d.customer).status_code == 201
     assert audit_entries(engine, action="security.case_closed")[0].actor_id == d.officer.id
+
+
+def test_concurrent_payout_retries_pay_once(
+    client: TestClient, session: Session, engine: Engine
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    d = desk(client, session, engine)
+    case_id = report(client, d.customer).json()["case_id"]
+    assessment = _assess(
+        client,
+        d.officer_h,
+        case_id,
+        platform_fault=True,
+        amounts={"USDT": "50"},
+        reasoning="matching engine fault",
+    ).json()
+    aid = assessment["id"]
+    assert _decide(client, d.second.id, d.second_h, aid, "approve").status_code == 200
+    challenge_id = client.post(
+        "/api/v1/step-up/challenges",
+        json={
+            "operation": "compensation.payout",
+            "customer_id": d.customer.id,
+            "payload": assessment["payout_payload"],
+        },
+        headers=d.officer_h,
+    ).json()["id"]
+    assert confirm_agent(client, challenge_id, d.officer, d.officer_h).status_code == 200
+    approve_challenge(client, challenge_id, d.officer_h, d.third, d.third_h)
+    usdt_before = _balance(engine, d.customer.external_id, "USDT")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: _pay(client, d.officer_h, aid, challenge_id), range(4)))
+    # Every retry either got the paid assessment or found the challenge already spent.
+    assert {a.status_code for a in answers} <= {200, 409}
+    assert any(a.status_code == 200 for a in answers)
+    final = _pay(client, d.officer_h, aid, None).json()
+    assert final["status"] == "paid"
+    assert count(engine, DemoPayout) == 1
+    assert _balance(engine, d.customer.external_id, "USDT") == usdt_before + Decimal("50")
