@@ -111,3 +111,30 @@ def test_security_pages_need_the_risk_permission(
     home = client.get("/console")
     assert 'href="/console/security"' not in home.text
     assert csrf_from(home.text)
+
+
+def test_freeze_more_and_close_from_the_console(
+    client: TestClient, session: Session, engine: Engine
+) -> None:
+    d = desk(client, session, engine)
+    case_id = report(client, d.customer).json()["case_id"]
+    csrf = sign_in(client, d.officer)
+    frozen = client.post(
+        f"/console/security/{case_id}/freeze",
+        data={"csrf_token": csrf, "scopes": ["trading"], "reason": "trading bot abuse"},
+        follow_redirects=False,
+    )
+    assert frozen.status_code == 303, frozen.text
+    page = client.get(f"/console/security/{case_id}")
+    assert "api_keys, sessions, trading, withdrawals" in page.text
+    assert "trading bot abuse" in page.text
+    closed = client.post(
+        f"/console/security/{case_id}/close",
+        data={"csrf_token": csrf, "resolution": "Customer moved to a new account."},
+        follow_redirects=False,
+    )
+    assert closed.status_code == 303
+    assert "Customer moved to a new account." in client.get(f"/console/security/{case_id}").text
+    assert [e.data["why"] for e in audit_entries(engine, action="security.case_closed")] == [
+        "Customer moved to a new account."
+    ]
