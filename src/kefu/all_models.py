@@ -9,6 +9,7 @@ from kefu.identity import models as identity_models
 from kefu.identity.documents import models as identity_document_models
 from kefu.identity.mfa import models as mfa_models
 from kefu.kb import models as kb_models
+from kefu.security import models as security_models
 from kefu.sla import models as sla_models
 from kefu.tickets import models as ticket_models
 
@@ -22,6 +23,7 @@ __all__ = [
     "identity_models",
     "kb_models",
     "mfa_models",
+    "security_models",
     "sla_models",
     "ticket_models",
 ]

@@ -62,6 +62,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessionmaker = session_factory(engine)
     app.state.settings = settings
     app.state.exchange = exchange_for(settings, engine)
+    from kefu.security.own_addresses import ExchangeOwnAddresses
+
+    # The chain module's privacy rule reads the customer's own addresses from the exchange.
+    app.state.chain_own_addresses = ExchangeOwnAddresses(
+        app.state.exchange,
+        chain_names=settings.security_chain_names,
+        ttl_seconds=settings.security_own_address_cache_seconds,
+    )
     install_problem_handlers(app)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(NulCharacterMiddleware)
@@ -108,4 +116,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in (kb_public_router, kb_router, kb_pages):
         app.include_router(router)
     app.include_router(bot_router)
+    from kefu.security.routes import router as security_router
+    from kefu.web.console.security import router as console_security_router
+
+    app.include_router(security_router)
+    app.include_router(console_security_router)
     return app

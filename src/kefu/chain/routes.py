@@ -63,6 +63,9 @@ def _viewer(
     request: Request, db: DbSession, principal: Principal, ticket_id: str | None
 ) -> service.Viewer:
     own = _own_addresses(request)
+    # The own-address check may ask the exchange; the demo exchange shares kefu's database,
+    # so release the request's transaction first (as the exchange routes do).
+    db.commit()
     if principal.customer is not None:
         if ticket_id is not None:
             ticket_service.get_visible_ticket(db, ticket_id, customer=principal.customer)

@@ -78,6 +78,10 @@ def _default_chains() -> dict[str, ChainConfig]:
     }
 
 
+FreezeScopeName = Literal["withdrawals", "trading", "api_keys", "sessions", "all"]
+_DEFAULT_FREEZE_SCOPES: tuple[FreezeScopeName, ...] = ("withdrawals", "api_keys", "sessions")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
 
@@ -154,6 +158,19 @@ class Settings(BaseSettings):
     exchange_retries: int = Field(default=3, ge=0, le=10)
     # Where `kefu bot train` writes the intent model (trained on first use when missing).
     bot_data_dir: str = "./kefu-data/bot"
+    # --- the security protocol (kefu.security) ---
+    # What a compromise report freezes at once (`trading` and `all` may be added by policy).
+    security_freeze_scopes: list[FreezeScopeName] = Field(
+        default_factory=lambda: list(_DEFAULT_FREEZE_SCOPES)
+    )
+    # How far back the trace looks when the reporter does not say when it started.
+    security_trace_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # The exchange's chain codes mapped to kefu's chain names (for explorer links and labels).
+    security_chain_names: dict[str, str] = Field(
+        default_factory=lambda: {"BTC": "bitcoin", "ETH": "ethereum", "ERC20": "ethereum"}
+    )
+    # How long the exchange's deposit addresses are cached for the chain privacy rule.
+    security_own_address_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
     @classmethod
     def settings_customise_sources(

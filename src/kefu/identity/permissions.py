@@ -37,6 +37,10 @@ class Permission(StrEnum):
     KB_READ = "kb.read"
     KB_WRITE = "kb.write"
     KB_PUBLISH = "kb.publish"
+    # The security protocol: anyone may report a compromise (it only freezes); risk officers
+    # work the cases (unfreeze, assessment, compensation).
+    SECURITY_REPORT = "security.report"
+    SECURITY_CASES = "security.cases"
 
 
 _AGENT = {
@@ -51,6 +55,7 @@ _AGENT = {
     Permission.EXCHANGE_READ,
     Permission.KB_READ,
     Permission.KB_WRITE,
+    Permission.SECURITY_REPORT,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -76,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DOCUMENTS_REVIEW,
             Permission.DOCUMENTS_VIEW,
             Permission.CHAIN_LABELS_MANAGE,
+            Permission.SECURITY_CASES,
         }
     ),
     Role.COMPLIANCE_OFFICER: frozenset(_AGENT | {Permission.KB_PUBLISH}),

@@ -259,7 +259,11 @@ def create_challenge(
         acting_agent_id=acting_agent.id if acting_agent else None,
         status=ChallengeStatus.OPEN,
         created_at=now,
-        expires_at=now + timedelta(minutes=settings.step_up_challenge_minutes),
+        # A cooling-off period comes before the usual window: otherwise a challenge whose
+        # policy waits a day would expire after half an hour and could never be used.
+        expires_at=now
+        + timedelta(seconds=policy.cooling_off_seconds)
+        + timedelta(minutes=settings.step_up_challenge_minutes),
     )
     session.add(challenge)
     session.flush()

@@ -1,7 +1,7 @@
 """Chain tools: address labels and address-control challenges.
 
 Revision ID: 0006
-Revises: 0008
+Revises: 0005
 Create Date: 2026-11-26
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import kefu.core.db
 
 revision: str = "0006"
-down_revision: str | None = "0008"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

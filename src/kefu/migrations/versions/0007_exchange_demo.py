@@ -1,6 +1,6 @@
 """The demo exchange's tables (exchange_demo_*): the simulated exchange behind the port.
 
-Revision ID: 0005
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-26 06:55:54.027992
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import kefu.core.db
 
-revision: str = "0005"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
