@@ -480,12 +480,8 @@ def answer_visitor(
             _visitor_turn(session, services, redacted.text, language)
         ).replies
     elif intent in ("fees", "policy_question"):
-        hits = services.search_kb(session, redacted.text, language)
-        replies = (
-            [f"{hits[0].title}\n{hits[0].snippet}\n{hits[0].url}"]
-            if hits
-            else [translate(SIGN_IN, language)]
-        )
+        hit = flows.pick_article(services.search_kb(session, redacted.text, language), intent)
+        replies = [flows.article_reply(hit)] if hit else [translate(SIGN_IN, language)]
     elif intent == "account_compromised":
         replies = [translate(SIGN_IN_COMPROMISED, language)]
     elif intent == OOS:
