@@ -25,6 +25,7 @@ from kefu.identity.models import Customer
 from kefu.kb.loader import load_content
 from kefu.tickets.models import MessageKind
 from tests.bot.test_chat_api import chat, ticket_of
+from tests.chain.conftest import Anvil, anvil  # noqa: F401  (the session's anvil fixture)
 from tests.chain.loopback import Loopback, esplora_handler, serve
 from tests.core.helpers import new_session
 from tests.factories import make_customer
@@ -45,8 +46,19 @@ def esplora() -> Iterator[Loopback]:
 
 
 @pytest.fixture
-def settings(database_url: str, bot_data_dir: Path, esplora: Loopback) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, database_url: str, bot_data_dir: Path, esplora: Loopback
+) -> Settings:
     chains = Settings().chains
+    if "anvil" in request.fixturenames:  # the test asked for a real local Ethereum node
+        node: Anvil = request.getfixturevalue("anvil")
+        chains["ethereum"] = ChainConfig(
+            kind="evm",
+            asset="ETH",
+            url=node.url,
+            retries=0,
+            explorer_tx_urls=["https://etherscan.io/tx/{txid}"],
+        )
     chains["bitcoin"] = ChainConfig(
         kind="esplora",
         url=esplora.url,
@@ -215,6 +227,32 @@ def test_an_unknown_transaction_hands_off_saying_the_chain_does_not_know_it(
     handoff = answered["handoff"]
     assert handoff is not None and handoff["reason"] == "unresolved"
     assert "fact chain_status: not_found" in note_of(engine, handoff["ticket_id"])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_ether_deposit_is_checked_on_a_real_node(
+    client: TestClient,
+    session: Session,
+    anvil: Anvil,  # noqa: F811  (the fixture imported above)
+    language: str,
+) -> None:
+    alice, bob = anvil.rpc("eth_accounts")[:2]
+    txhash = anvil.send(**{"from": alice, "to": bob, "value": hex(15 * 10**17)})
+    anvil.mine(2)
+    block = int(anvil.receipt(txhash)["blockNumber"], 16)
+    confirmations = int(anvil.rpc("eth_blockNumber"), 16) - block + 1
+    customer = customer_with_account(session, language)
+    add_address(session, customer, "ETH", "ETH", bob)
+    add_transfer(
+        session, customer, "deposit", asset="ETH", chain="ETH", amount=Decimal("1.5"),
+        address=bob, tx_hash=txhash, status="confirming", confirmations=confirmations,
+        confirmations_required=1000,
+    )  # fmt: skip
+    _, (_, answered) = chat(client, customer, DEPOSIT[language], txhash)
+    text = bodies(answered)
+    assert f"{confirmations} " in text and "1000" in text, text
+    assert f"https://etherscan.io/tx/{txhash}" in text
+    assert answered["handoff"] is None
 
 
 def test_a_chain_without_a_backend_hands_off_as_unavailable(
