@@ -72,7 +72,8 @@ class BotServices(Protocol):
     def kyc_status(
         self, session: Session, customer: Customer, language: str
     ) -> ServiceAnswer | None:
-        """Verification stage and expected time (exchange port), after step-up verification."""
+        """Verification stage, level and expected time (exchange port). Nothing in it is
+        sensitive, so the chat asks for no step-up (documents stay with the ID reviewers)."""
 
     def report_compromise(
         self, session: Session, customer: Customer, language: str
