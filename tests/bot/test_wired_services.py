@@ -385,6 +385,16 @@ def test_knowledge_flows_answer_with_the_article_and_policies_from_templates(
         assert answered["handoff"]["reason"] == "risky_intent"
         assert url in bodies(answered)
 
+    # KYC: the stage from the exchange, then the article explaining the levels.
+    for customer, text, url in (
+        (en, "how long does kyc take", "/kb/en/kyc-levels"),
+        (zh, "kyc审核好慢啊", "/kb/zh-CN/kyc-levels"),
+    ):
+        _, (answered,) = chat(client, customer, text)
+        assert answered["intent"] == "kyc_status"
+        body = bodies(answered)
+        assert url in body and ("level 2" in body or "等级 2" in body), body
+
     # Policy: the customer's jurisdiction's template, facts then "not legal advice" then advice.
     for customer, text, facts, disclaimer in (
         (en, "are you licensed", "Monetary Authority of Singapore", "not legal advice"),

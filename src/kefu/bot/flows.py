@@ -287,7 +287,19 @@ def _lookup(
 
 
 withdrawal_status = _lookup("withdrawal_status", lambda s: s.withdrawal_status)
-kyc_status = _lookup("kyc_status", lambda s: s.kyc_status)
+_kyc_lookup = _lookup("kyc_status", lambda s: s.kyc_status)
+
+
+def kyc_status(turn: Turn) -> Outcome:
+    """The exchange's stage and expected time, then the KB article explaining the levels."""
+    outcome = _kyc_lookup(turn)
+    if outcome.handoff is None or outcome.handoff.reason != "service_unavailable":
+        hits = turn.services.search_kb(turn.session, turn.text, turn.language)
+        hit = pick_article(hits, "kyc_status")
+        if hit is not None and hit.slug in ARTICLES["kyc_status"]:
+            outcome.replies.insert(1, article_reply(hit))
+            outcome.facts["kb_article"] = hit.url
+    return outcome
 
 
 # The starter article each knowledge flow prefers when the search returns it.
@@ -295,6 +307,7 @@ ARTICLES: dict[str, tuple[str, ...]] = {
     "password_reset": ("reset-password",),
     "fees": ("withdrawal-fees",),
     "wrong_address": ("wrong-address-transfer",),
+    "kyc_status": ("kyc-levels",),
     "policy_question": (),
 }
 
