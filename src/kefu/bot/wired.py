@@ -15,7 +15,7 @@ public chain says (status, confirmations, explorer link) and nothing the exchang
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ T = TypeVar("T")
 KB_LIMIT = 5
 
 
-def run_async(call: Callable[[], Awaitable[T]]) -> T:
+def run_async(call: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Await `call()` from sync code: on the app's loop from a worker thread, else on a new one."""
     try:
         return anyio.from_thread.run(call)
@@ -165,7 +165,10 @@ class LiveServices:
     # --- exchange port -------------------------------------------------------------------------
 
     def _exchange(
-        self, session: Session, customer: Customer, call: Callable[[Exchange], Awaitable[T]]
+        self,
+        session: Session,
+        customer: Customer,
+        call: Callable[[Exchange], Coroutine[Any, Any, T]],
     ) -> T | None:
         exchange = self.exchange
         if exchange is None or not customer.external_id:
