@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kefu.audit.models import AuditEntry
 from kefu.core.clock import utcnow
 from kefu.core.settings import ChainConfig, Settings
 from kefu.exchange.demo_data import open_demo_account
@@ -332,6 +333,13 @@ def test_kyc_status_gives_the_stage_and_expected_time(
     text = bodies(answered)
     assert expected in text and expected_by.strftime("%Y-%m-%d %H:%M UTC") in text
     assert answered["handoff"] is None
+    with new_session(session.get_bind()) as s:  # type: ignore[arg-type]
+        reads = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "bot.exchange_kyc_read", AuditEntry.subject_id == customer.id
+            )
+        ).all()
+        assert len(reads) == 1
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

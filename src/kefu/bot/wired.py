@@ -23,7 +23,7 @@ import anyio
 import anyio.from_thread
 from sqlalchemy.orm import Session
 
-from kefu.audit.service import Actor
+from kefu.audit.service import Actor, record
 from kefu.bot.services import KbHit, ServiceAnswer
 from kefu.chain import service as chain
 from kefu.core.clock import utcnow
@@ -169,7 +169,9 @@ class LiveServices:
         session: Session,
         customer: Customer,
         call: Callable[[Exchange], Coroutine[Any, Any, T]],
+        what: str,
     ) -> T | None:
+        """`call` on the exchange for this customer, audited as a read by the bot."""
         exchange = self.exchange
         if exchange is None or not customer.external_id:
             return None
@@ -179,10 +181,19 @@ class LiveServices:
         # customer's (already redacted) message and its audit entries.
         session.commit()
         try:
-            return run_async(lambda: call(exchange))
+            result = run_async(lambda: call(exchange))
         except KefuError as exc:  # ExchangeError and its kin: a person takes over
             log.warning("exchange lookup failed for the bot: %s", exc.code)
-            return None
+            result = None
+        record(
+            session,
+            Actor.bot(),
+            f"bot.exchange_{what}_read",
+            subject_type="customer",
+            subject_id=customer.id,
+            data={"found": result is not None},
+        )
+        return result
 
     def deposit_status(
         self, session: Session, customer: Customer, language: str
@@ -193,6 +204,7 @@ class LiveServices:
             lambda ex: ex.list_deposits(
                 customer.external_id, since=_since(exchange_service.LOOKBACK)
             ),
+            "deposits",
         )
         if deposits is None:
             return None
@@ -222,6 +234,7 @@ class LiveServices:
             session,
             customer,
             lambda ex: exchange_service.withdrawal_status(ex, customer.external_id),
+            "withdrawals",
         )
         if found is None:
             return None
@@ -270,7 +283,9 @@ class LiveServices:
     ) -> ServiceAnswer | None:
         # Stage, level and expected time only: nothing in it is sensitive, so no step-up is
         # asked for (documents and reasons stay with the ID reviewers).
-        state = self._exchange(session, customer, lambda ex: ex.get_kyc(customer.external_id))
+        state = self._exchange(
+            session, customer, lambda ex: ex.get_kyc(customer.external_id), "kyc"
+        )
         if state is None:
             return None
         text = translate(
@@ -331,7 +346,7 @@ class LiveServices:
             deposits = await ex.list_deposits(customer.external_id)
             return addresses, deposits
 
-        side = self._exchange(session, customer, exchange_side)
+        side = self._exchange(session, customer, exchange_side, "deposits")
         if side is None:
             return None
         addresses, deposits = side
