@@ -424,6 +424,18 @@ def test_knowledge_flows_answer_with_the_article_and_policies_from_templates(
     note = note_of(engine, handoff["ticket_id"])
     assert "fact jurisdiction: FR" in note and "fact policy_topic: regulation" in note
 
+    # Questions no intent covers get the article whose title they name; others still don't.
+    for customer, text, url in (
+        (en, "what is segwit", "/kb/en/segwit-addresses"),
+        (zh, "假客服怎么识别", "/kb/zh-CN/phishing-and-fake-support"),
+        (zh, "杀猪盘是什么", "/kb/zh-CN/investment-scams"),
+    ):
+        _, (answered,) = chat(client, customer, text)
+        assert url in bodies(answered), bodies(answered)
+        assert answered["handoff"] is None
+    _, (answered,) = chat(client, en, "tell me a joke")
+    assert "/kb/" not in bodies(answered) and answered["handoff"] is None
+
     # Visitors without a sign-in get the article too.
     response = client.post(
         "/api/v1/bot/public/messages", json={"text": "how much is the withdrawal fee"}

@@ -324,6 +324,18 @@ def pick_article(hits: list[KbHit] | None, intent: str) -> KbHit | None:
     return None if preferred and intent == "password_reset" else hits[0]
 
 
+def open_question(
+    session: Session, services: BotServices, text: str, language: str
+) -> KbHit | None:
+    """A question no intent covers (SegWit, scams, fake support …): among the top three
+    articles, the first whose title shares a search term with it; None lets the bot ask to
+    rephrase and then hand off as before."""
+    for hit in (services.search_kb(session, text, language) or [])[:3]:
+        if hit.title_match:
+            return hit
+    return None
+
+
 def article_reply(hit: KbHit) -> str:
     return f"{hit.title}\n{hit.snippet}\n{hit.url}"
 

@@ -275,6 +275,16 @@ def post_message(
         exchange.replies.append(_store(session, conversation, Author.BOT, warning))
 
     intent = _choose_intent(conversation, prediction, redacted.text)
+    article = (
+        flows.open_question(session, services, redacted.text, language) if intent is None else None
+    )
+    if article is not None:
+        conversation.misunderstood = 0
+        conversation.facts = {**(conversation.facts or {}), "kb_article": article.url}
+        exchange.replies.append(
+            _store(session, conversation, Author.BOT, flows.article_reply(article))
+        )
+        return exchange
     if intent is None:
         conversation.misunderstood += 1
         if conversation.misunderstood < 2:
@@ -485,7 +495,8 @@ def answer_visitor(
     elif intent == "account_compromised":
         replies = [translate(SIGN_IN_COMPROMISED, language)]
     elif intent == OOS:
-        replies = [translate(REPHRASE, language)]
+        hit = flows.open_question(session, services, redacted.text, language)
+        replies = [flows.article_reply(hit) if hit else translate(REPHRASE, language)]
     else:
         replies = [translate(SIGN_IN, language)]
     return PublicAnswer(language, intent, prediction.confidence, warnings + replies, warnings)

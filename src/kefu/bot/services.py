@@ -28,6 +28,9 @@ class KbHit:
     url: str
     snippet: str
     slug: str = ""
+    # The question shares a search term with the title: the only relevance signal there is
+    # (search scores rank, they do not say "relevant"); open questions need it.
+    title_match: bool = False
 
 
 @dataclass(frozen=True)

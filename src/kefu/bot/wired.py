@@ -34,6 +34,7 @@ from kefu.exchange import service as exchange_service
 from kefu.exchange.port import DepositAddress, Exchange, KycStage, Transfer
 from kefu.exchange.port import TransferStatus as S
 from kefu.identity.models import Customer
+from kefu.kb import search as kb_search
 from kefu.kb import service as kb
 
 log = logging.getLogger("kefu.bot")
@@ -147,7 +148,17 @@ class LiveServices:
         hits = kb.search(session, query, language, KB_LIMIT)
         # `score` is a reciprocal-rank fusion score (rank only), not a probability: the order
         # is what counts, and the flow decides which article fits its intent.
-        return [KbHit(h.title, h.url, h.snippet, slug=h.slug) for h in hits]
+        terms = set(kb_search.tokenize(query))
+        return [
+            KbHit(
+                h.title,
+                h.url,
+                h.snippet,
+                slug=h.slug,
+                title_match=bool(terms & set(kb_search.tokenize(h.title))),
+            )
+            for h in hits
+        ]
 
     def policy_answer(
         self, session: Session, customer: Customer, topic: str, language: str
