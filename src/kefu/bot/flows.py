@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kefu.bot.services import BotServices, ServiceAnswer
+from kefu.bot.services import BotServices, KbHit, ServiceAnswer
 from kefu.core.i18n import N_, translate
 from kefu.identity.models import Customer
 from kefu.tickets.models import Category, Priority
@@ -176,7 +176,8 @@ def two_factor_reset(turn: Turn) -> Outcome:
 
 
 def wrong_address(turn: Turn) -> Outcome:
-    return Outcome(
+    intent = "wrong_address"
+    outcome = Outcome(
         [
             turn.t(
                 N_(
@@ -189,6 +190,11 @@ def wrong_address(turn: Turn) -> Outcome:
         ],
         handoff=handoff_for("wrong_address", "risky_intent"),
     )
+    hit = pick_article(turn.services.search_kb(turn.session, turn.text, turn.language), intent)
+    if hit is not None and hit.slug in ARTICLES[intent]:
+        outcome.replies.append(article_reply(hit))
+        outcome.facts["kb_article"] = hit.url
+    return outcome
 
 
 def liquidation_dispute(turn: Turn) -> Outcome:
@@ -226,6 +232,12 @@ ASK_TX_HASH = N_(
 )
 
 
+ASK_ANOTHER_TX_HASH = N_(
+    "If your deposit is not one of these, send me its transaction hash (TXID) and I will "
+    "check it on the chain."
+)
+
+
 def deposit_missing(turn: Turn) -> Outcome:
     found = find_tx_hash(turn.text)
     if found is None:
@@ -240,11 +252,17 @@ def deposit_missing(turn: Turn) -> Outcome:
                 handoff=handoff_for("deposit_missing", "unresolved"),
             )
         replies = [turn.t(ASK_TX_HASH)]
+        facts: dict[str, Any] = {"tx_hash_attempts": attempts}
         if turn.step:
             replies.insert(0, turn.t(N_("That does not look like a transaction hash.")))
-        return Outcome(replies, step="tx_hash", facts={"tx_hash_attempts": attempts})
+        else:  # first turn: show the deposits the exchange already sees on their way
+            pending = turn.services.deposit_status(turn.session, turn.customer, turn.language)
+            if pending is not None and pending.text:
+                replies = [pending.text, turn.t(ASK_ANOTHER_TX_HASH)]
+                facts.update(pending.facts)
+        return Outcome(replies, step="tx_hash", facts=facts)
     chain, tx_hash = found
-    facts: dict[str, Any] = {"chain": chain, "tx_hash": tx_hash}
+    facts = {"chain": chain, "tx_hash": tx_hash}
     answer = turn.services.check_transaction(
         turn.session, turn.customer, chain, tx_hash, turn.language
     )
@@ -269,27 +287,95 @@ def _lookup(
 
 
 withdrawal_status = _lookup("withdrawal_status", lambda s: s.withdrawal_status)
-kyc_status = _lookup("kyc_status", lambda s: s.kyc_status)
+_kyc_lookup = _lookup("kyc_status", lambda s: s.kyc_status)
 
 
-def password_reset(turn: Turn) -> Outcome:
-    """The reset itself needs step-up verification and the exchange port (not wired yet)."""
-    return _unavailable(turn, "password_reset")
+def kyc_status(turn: Turn) -> Outcome:
+    """The exchange's stage and expected time, then the KB article explaining the levels."""
+    outcome = _kyc_lookup(turn)
+    if outcome.handoff is None or outcome.handoff.reason != "service_unavailable":
+        hits = turn.services.search_kb(turn.session, turn.text, turn.language)
+        hit = pick_article(hits, "kyc_status")
+        if hit is not None and hit.slug in ARTICLES["kyc_status"]:
+            outcome.replies.insert(1, article_reply(hit))
+            outcome.facts["kb_article"] = hit.url
+    return outcome
+
+
+# The starter article each knowledge flow prefers when the search returns it.
+ARTICLES: dict[str, tuple[str, ...]] = {
+    "password_reset": ("reset-password",),
+    "fees": ("withdrawal-fees",),
+    "wrong_address": ("wrong-address-transfer",),
+    "kyc_status": ("kyc-levels",),
+    "policy_question": (),
+}
+
+
+def pick_article(hits: list[KbHit] | None, intent: str) -> KbHit | None:
+    """The intent's own article if the search found it, else (for open questions) the best
+    hit. Search scores are rank fusion scores, not probabilities: order is all they say."""
+    if not hits:
+        return None
+    preferred = ARTICLES.get(intent, ())
+    for hit in hits:
+        if hit.slug in preferred:
+            return hit
+    return None if preferred and intent == "password_reset" else hits[0]
+
+
+def open_question(
+    session: Session, services: BotServices, text: str, language: str
+) -> KbHit | None:
+    """A question no intent covers (SegWit, scams, fake support …): among the top three
+    articles, the first whose title shares a search term with it; None lets the bot ask to
+    rephrase and then hand off as before."""
+    for hit in (services.search_kb(session, text, language) or [])[:3]:
+        if hit.title_match:
+            return hit
+    return None
+
+
+def article_reply(hit: KbHit) -> str:
+    return f"{hit.title}\n{hit.snippet}\n{hit.url}"
 
 
 def _knowledge(intent: str) -> Callable[[Turn], Outcome]:
     def flow(turn: Turn) -> Outcome:
-        hits = turn.services.search_kb(turn.session, turn.text, turn.language)
-        if not hits:
+        hit = pick_article(turn.services.search_kb(turn.session, turn.text, turn.language), intent)
+        if hit is None:
             return _unavailable(turn, intent)
-        top = hits[0]
-        return Outcome([f"{top.title}\n{top.snippet}\n{top.url}"], facts={"kb_article": top.url})
+        return Outcome([article_reply(hit)], facts={"kb_article": hit.url})
 
     return flow
 
 
+# How-to from the knowledge base; the reset itself needs step-up and stays with the customer.
+password_reset = _knowledge("password_reset")
 fees = _knowledge("fees")
-policy_question = _knowledge("policy_question")
+
+_TAX = re.compile(r"\btax|税", re.IGNORECASE)
+
+
+def policy_topic(text: str) -> str:
+    """The policy template topic a question is about (templates exist for regulation, tax)."""
+    return "tax" if _TAX.search(text) else "regulation"
+
+
+def policy_question(turn: Turn) -> Outcome:
+    """The compliance-reviewed template for the customer's jurisdiction and topic (facts,
+    then "not legal advice", then advice); no template fits → compliance takes it."""
+    topic = policy_topic(turn.text)
+    answer = turn.services.policy_answer(turn.session, turn.customer, topic, turn.language)
+    facts: dict[str, Any] = {"policy_topic": topic}
+    if answer is None:
+        return Outcome(
+            [turn.t(N_("A colleague from our compliance team will answer this here."))],
+            facts={**facts, "jurisdiction": turn.customer.jurisdiction},
+            handoff=handoff_for("policy_question", "no_policy_template"),
+        )
+    return Outcome([answer.text], facts={**facts, **answer.facts})
+
 
 FLOWS: dict[str, Callable[[Turn], Outcome]] = {
     "greeting": greeting,

@@ -51,7 +51,9 @@ def bot_services(request: Request) -> BotServices:
     """Tests and the integrator may set `app.state.bot_services`; otherwise production's."""
     services: BotServices | None = getattr(request.app.state, "bot_services", None)
     if services is None:
-        services = production_services(request.app.state.settings)
+        services = production_services(
+            request.app.state.settings, getattr(request.app.state, "exchange", None)
+        )
         request.app.state.bot_services = services
     return services
 

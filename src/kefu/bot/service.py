@@ -275,6 +275,16 @@ def post_message(
         exchange.replies.append(_store(session, conversation, Author.BOT, warning))
 
     intent = _choose_intent(conversation, prediction, redacted.text)
+    article = (
+        flows.open_question(session, services, redacted.text, language) if intent is None else None
+    )
+    if article is not None:
+        conversation.misunderstood = 0
+        conversation.facts = {**(conversation.facts or {}), "kb_article": article.url}
+        exchange.replies.append(
+            _store(session, conversation, Author.BOT, flows.article_reply(article))
+        )
+        return exchange
     if intent is None:
         conversation.misunderstood += 1
         if conversation.misunderstood < 2:
@@ -390,23 +400,37 @@ def hand_off(
     session: Session, conversation: Conversation, customer: Customer, handoff: flows.Handoff
 ) -> Ticket:
     language = conversation.language
-    subject = translate(
-        flows.SUBJECTS.get(conversation.intent or "", flows.DEFAULT_SUBJECT), language
-    )
-    ticket = tickets.create_ticket(
-        session,
-        customer=customer,
-        subject=subject,
-        body=transcript(session, conversation),
-        category=handoff.category,  # type: ignore[arg-type]
-        actor=Actor.bot(),
-        priority=handoff.priority,  # type: ignore[arg-type]
-        channel=Channel.BOT,
-        asset_related=handoff.asset_related,
-        language=language,
-        tags=["bot-handoff", f"intent-{conversation.intent or 'unknown'}"[:50]],
-        tier=Tier.AGENT,
-    )
+    # The security protocol already opened an urgent risk ticket for its case: the
+    # conversation joins it rather than opening a second one.
+    case_ticket_id = (conversation.facts or {}).get("security_ticket_id")
+    existing = session.get(Ticket, case_ticket_id) if case_ticket_id else None
+    if existing is not None:
+        ticket = existing
+        tickets.add_message(
+            session,
+            ticket,
+            kind=MessageKind.INTERNAL_NOTE,
+            actor=Actor.bot(),
+            body=transcript(session, conversation),
+        )
+    else:
+        subject = translate(
+            flows.SUBJECTS.get(conversation.intent or "", flows.DEFAULT_SUBJECT), language
+        )
+        ticket = tickets.create_ticket(
+            session,
+            customer=customer,
+            subject=subject,
+            body=transcript(session, conversation),
+            category=handoff.category,  # type: ignore[arg-type]
+            actor=Actor.bot(),
+            priority=handoff.priority,  # type: ignore[arg-type]
+            channel=Channel.BOT,
+            asset_related=handoff.asset_related,
+            language=language,
+            tags=["bot-handoff", f"intent-{conversation.intent or 'unknown'}"[:50]],
+            tier=Tier.AGENT,
+        )
     details: dict[str, Any] = {
         "intent": conversation.intent,
         "confidence": round(conversation.confidence, 3) if conversation.confidence else None,
@@ -480,16 +504,13 @@ def answer_visitor(
             _visitor_turn(session, services, redacted.text, language)
         ).replies
     elif intent in ("fees", "policy_question"):
-        hits = services.search_kb(session, redacted.text, language)
-        replies = (
-            [f"{hits[0].title}\n{hits[0].snippet}\n{hits[0].url}"]
-            if hits
-            else [translate(SIGN_IN, language)]
-        )
+        hit = flows.pick_article(services.search_kb(session, redacted.text, language), intent)
+        replies = [flows.article_reply(hit)] if hit else [translate(SIGN_IN, language)]
     elif intent == "account_compromised":
         replies = [translate(SIGN_IN_COMPROMISED, language)]
     elif intent == OOS:
-        replies = [translate(REPHRASE, language)]
+        hit = flows.open_question(session, services, redacted.text, language)
+        replies = [flows.article_reply(hit) if hit else translate(REPHRASE, language)]
     else:
         replies = [translate(SIGN_IN, language)]
     return PublicAnswer(language, intent, prediction.confidence, warnings + replies, warnings)

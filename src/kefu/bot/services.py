@@ -5,9 +5,9 @@ protocol directly: they call a `BotServices`. Every method returns None when the
 not available in this installation, and the flow then hands the conversation to a person with
 what it has collected — the bot never makes an answer up.
 
-`production_services()` is the wiring the app uses. Today it provides nothing (the knowledge
-base, chain checks, exchange look-ups and the freeze live on other branches); each method
-below says what its real implementation will call once wired.
+`production_services()` is the wiring the app uses (`kefu.bot.wired.LiveServices`): the
+knowledge base, the chain checks and the exchange port. The freeze (security protocol) is
+not wired yet: `report_compromise` returns None and the flow hands off urgently.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from kefu.core.settings import Settings
+from kefu.exchange.port import Exchange
 from kefu.identity.models import Customer
 
 
@@ -26,6 +27,10 @@ class KbHit:
     title: str
     url: str
     snippet: str
+    slug: str = ""
+    # The question shares a search term with the title: the only relevance signal there is
+    # (search scores rank, they do not say "relevant"); open questions need it.
+    title_match: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,12 @@ class ServiceAnswer:
 class BotServices(Protocol):
     def search_kb(self, session: Session, query: str, language: str) -> list[KbHit] | None:
         """Published articles that answer `query` (kb.service.search)."""
+
+    def policy_answer(
+        self, session: Session, customer: Customer, topic: str, language: str
+    ) -> ServiceAnswer | None:
+        """The compliance-reviewed policy template for the customer's jurisdiction and
+        `topic` (kb.service.policy_template), facts and advice kept apart; None: none fits."""
 
     def check_transaction(
         self, session: Session, customer: Customer, chain: str, tx_hash: str, language: str
@@ -64,7 +75,8 @@ class BotServices(Protocol):
     def kyc_status(
         self, session: Session, customer: Customer, language: str
     ) -> ServiceAnswer | None:
-        """Verification stage and expected time (exchange port), after step-up verification."""
+        """Verification stage, level and expected time (exchange port). Nothing in it is
+        sensitive, so the chat asks for no step-up (documents stay with the ID reviewers)."""
 
     def report_compromise(
         self, session: Session, customer: Customer, language: str
@@ -76,6 +88,11 @@ class UnwiredServices:
     """Nothing available: every flow that needs a service hands off with its facts."""
 
     def search_kb(self, session: Session, query: str, language: str) -> list[KbHit] | None:
+        return None
+
+    def policy_answer(
+        self, session: Session, customer: Customer, topic: str, language: str
+    ) -> ServiceAnswer | None:
         return None
 
     def check_transaction(
@@ -104,8 +121,11 @@ class UnwiredServices:
         return None
 
 
-def production_services(settings: Settings) -> BotServices:
-    """The services the running desk gives the bot. Wire each real one here as it lands:
-    kb.service.search → search_kb; chain checks → check_transaction; the exchange port →
-    deposit_status, withdrawal_status, kyc_status; security.freeze → report_compromise."""
-    return UnwiredServices()
+def production_services(settings: Settings, exchange: Exchange | None = None) -> BotServices:
+    """The services the running desk gives the bot (`kefu.bot.wired.LiveServices`): the
+    knowledge base and policy templates, chain checks, and `exchange` (the app's port) for
+    deposits, withdrawals and KYC. `report_compromise` stays None until the security protocol
+    (`kefu.security`) is wired by the integrator."""
+    from kefu.bot.wired import LiveServices
+
+    return LiveServices(settings, exchange)

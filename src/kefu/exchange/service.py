@@ -3,10 +3,15 @@ my withdrawal. Plain async functions over an `Exchange`; no web framework, no da
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any, TypeVar
 
+import anyio
+import anyio.from_thread
 from pydantic import BaseModel, ConfigDict
 
 from kefu.core.clock import utcnow
@@ -15,6 +20,19 @@ from kefu.core.i18n import N_
 from kefu.exchange.adapters.demo import check_asset
 from kefu.exchange.port import Account, DepositAddress, Exchange, FreezeScope, Transfer
 from kefu.exchange.port import TransferStatus as S
+
+T = TypeVar("T")
+
+
+def run_port(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    """Run one call of the async exchange port from synchronous code: on the application's
+    event loop when called from one of its worker threads (sync routes, the bot's handlers),
+    else on a fresh loop (the CLI, jobs, tests)."""
+    try:
+        return anyio.from_thread.run(func, *args)
+    except anyio.NoEventLoopError:
+        return asyncio.run(func(*args))
+
 
 # How far back an asset-only lookup looks for deposits that have not been credited yet.
 LOOKBACK = timedelta(days=30)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kefu.chain.service import _fold
 from kefu.exchange.errors import ExchangeError
 from kefu.exchange.port import DepositAddress, Exchange
-from kefu.security.service import run_port
+from kefu.exchange.service import run_port
 
 
 class ExchangeOwnAddresses:

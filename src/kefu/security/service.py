@@ -11,15 +11,11 @@ once. Step-up is consumed (`consume_step_up`) before anything of the operation i
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-import anyio
-import anyio.from_thread
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,6 +29,7 @@ from kefu.core.ids import new_id
 from kefu.core.settings import Settings, get_settings
 from kefu.exchange.errors import ExchangeError
 from kefu.exchange.port import ApiKey, Exchange, FreezeScope, LoginEvent, Transfer
+from kefu.exchange.service import run_port
 from kefu.identity.mfa import totp
 from kefu.identity.mfa.errors import StepUpError
 from kefu.identity.mfa.models import ApprovalRequest, ApprovalStatus, OwnerType
@@ -68,16 +65,6 @@ T = TypeVar("T")
 UNFREEZE = "account.unfreeze"
 PAYOUT = "compensation.payout"
 CHANNELS = ("api", "console", "bot", "email", "web")
-
-
-def run_port(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-    """Run one call of the async exchange port from synchronous code: on the application's
-    event loop when called from one of its worker threads (sync routes, the bot's handlers),
-    else on a fresh loop (the CLI, jobs, tests)."""
-    try:
-        return anyio.from_thread.run(func, *args)
-    except anyio.NoEventLoopError:
-        return asyncio.run(func(*args))
 
 
 # --- reading ----------------------------------------------------------------------------------
