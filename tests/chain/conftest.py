@@ -41,12 +41,24 @@ class Anvil:
             raise RuntimeError(json.dumps(data["error"]))
         return data["result"]
 
-    def send(self, **tx: Any) -> str:
-        return str(self.rpc("eth_sendTransaction", tx))
+    def send(self, *, wait: bool = True, **tx: Any) -> str:
+        """Send from an unlocked dev account; with `wait`, return once it is mined (automine
+        answers before the block is sealed when the machine is busy)."""
+        txhash = str(self.rpc("eth_sendTransaction", tx))
+        if wait:
+            self.receipt(txhash)
+        return txhash
 
-    def receipt(self, txhash: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.rpc("eth_getTransactionReceipt", txhash)
-        return result
+    def receipt(self, txhash: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The mined transaction's receipt, waiting for it up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result: dict[str, Any] | None = self.rpc("eth_getTransactionReceipt", txhash)
+            if result is not None:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"anvil mined no receipt for {txhash} in {timeout} s")
+            time.sleep(0.05)
 
     def mine(self, blocks: int = 1) -> None:
         self.rpc("anvil_mine", hex(blocks))

@@ -88,7 +88,7 @@ def test_pending_then_mined(anvil: Anvil) -> None:
     alice, bob = anvil.rpc("eth_accounts")[:2]
     anvil.rpc("evm_setAutomine", False)
     try:
-        txhash = anvil.send(**{"from": alice, "to": bob, "value": hex(10**16)})
+        txhash = anvil.send(wait=False, **{"from": alice, "to": bob, "value": hex(10**16)})
         backend = make_backend(anvil)
         pending = backend.get_transaction(txhash)
         assert pending is not None and pending.state == TxState.PENDING
