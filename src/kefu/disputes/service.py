@@ -8,19 +8,26 @@ stores an analysis against a ticket, attaches it and escalates when it needs ris
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.from_thread
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
-from kefu.core.errors import BadRequest, NotFound
-from kefu.core.i18n import N_
+from kefu.audit.service import Actor, record
+from kefu.core.errors import BadRequest, KefuError, NotFound
+from kefu.core.i18n import N_, translate
+from kefu.core.settings import Settings
 from kefu.disputes import formulas
 from kefu.disputes.formulas import Bracket, PositionInputs
+from kefu.disputes.models import Dispute
 from kefu.exchange.port import (
     Candle,
     CandleInterval,
@@ -31,7 +38,11 @@ from kefu.exchange.port import (
     MarginMode,
     PositionSide,
 )
+from kefu.identity.models import Agent, Customer
+from kefu.tickets import service as tickets
+from kefu.tickets.models import MessageKind, Tier
 
+T = TypeVar("T")
 INTERVAL = CandleInterval.M1
 STEP = timedelta(minutes=1)
 
@@ -403,3 +414,145 @@ def verdict_for(findings: Sequence[Finding]) -> Verdict:
 def analysis_json(analysis: Analysis) -> dict[str, Any]:
     data: dict[str, Any] = analysis.model_dump(mode="json")
     return data
+
+
+# --- stored analyses, attached to tickets ----------------------------------------------------
+
+
+class LiquidationNotFound(NotFound):
+    code = "liquidation_not_found"
+    message = N_("Liquidation %(id)s was not found for this ticket's customer.")
+
+
+def run_port(func: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
+    """One call of the async exchange port from synchronous code: on the application's event
+    loop from one of its worker threads (sync routes), else on a fresh loop (CLI, tests)."""
+    call = functools.partial(func, *args, **kwargs)
+    try:
+        return anyio.from_thread.run(call)
+    except anyio.NoEventLoopError:
+        return asyncio.run(call())
+
+
+def create_dispute(
+    session: Session,
+    exchange: Exchange,
+    settings: Settings,
+    *,
+    agent: Agent,
+    ticket_id: str,
+    liquidation_id: str,
+    account: AccountInputs | None = None,
+    send_summary: bool = False,
+) -> Dispute:
+    """Analyse the customer's liquidation for their ticket: the full report goes on the ticket
+    as an internal note, the summary to the customer when the agent chooses, and a verdict of
+    `needs_risk_review` escalates the ticket to the risk tier."""
+    from kefu.disputes import report
+
+    ticket = tickets.get_visible_ticket(session, ticket_id, agent=agent)
+    customer = session.get(Customer, ticket.customer_id)
+    assert customer is not None
+    external_id, customer_id = customer.external_id, customer.id
+    # Release the database before the exchange runs: on SQLite the demo exchange shares the
+    # file, and an open write transaction would block it.
+    session.commit()
+    own = run_port(exchange.list_liquidations, external_id)
+    if liquidation_id not in {liq.id for liq in own}:
+        raise LiquidationNotFound(id=liquidation_id)
+    gathered = run_port(
+        gather, exchange, liquidation_id, window_minutes=settings.disputes_window_minutes
+    )
+    analysis = analyse(
+        gathered,
+        account=account,
+        wick_threshold=settings.disputes_wick_threshold,
+        price_tolerance=settings.disputes_price_tolerance,
+    )
+    ticket = tickets.get_visible_ticket(session, ticket_id, agent=agent)
+    actor = Actor.agent(agent.id)
+    language = ticket.language
+    note = tickets.add_message(
+        session,
+        ticket,
+        kind=MessageKind.INTERNAL_NOTE,
+        actor=actor,
+        body=report.full_report(analysis, language),
+    )
+    summary = None
+    if send_summary:
+        summary = tickets.add_message(
+            session,
+            ticket,
+            kind=MessageKind.AGENT,
+            actor=actor,
+            body=report.customer_summary(analysis, language),
+        )
+    escalated = False
+    if analysis.verdict == Verdict.NEEDS_RISK_REVIEW and ticket.tier != Tier.RISK:
+        tickets.escalate(
+            session,
+            ticket,
+            actor,
+            reason=translate(
+                N_("Liquidation dispute needs risk review (liquidation %(id)s)."),
+                language,
+                id=liquidation_id,
+            ),
+            to_tier=Tier.RISK,
+        )
+        escalated = True
+    dispute = Dispute(
+        ticket_id=ticket.id,
+        customer_id=customer_id,
+        liquidation_id=liquidation_id,
+        verdict=analysis.verdict.value,
+        language=language,
+        analysis=analysis_json(analysis),
+        created_by=agent.id,
+        note_message_id=note.id,
+        summary_message_id=summary.id if summary else None,
+        escalated=escalated,
+    )
+    session.add(dispute)
+    session.flush()
+    record(
+        session,
+        actor,
+        "dispute.analysed",
+        subject_type="ticket",
+        subject_id=ticket.id,
+        data={
+            "dispute_id": dispute.id,
+            "liquidation_id": liquidation_id,
+            "verdict": dispute.verdict,
+            "findings": [f.kind.value for f in analysis.findings],
+            "summary_sent": summary is not None,
+            "escalated": escalated,
+        },
+    )
+    return dispute
+
+
+def get_dispute(session: Session, dispute_id: str, *, agent: Agent, what: str) -> Dispute:
+    """A stored analysis, if the agent may see its ticket (else the same 404); audited."""
+    dispute = session.get(Dispute, dispute_id)
+    if dispute is None:
+        raise DisputeNotFound(id=dispute_id)
+    try:
+        tickets.get_visible_ticket(session, dispute.ticket_id, agent=agent)
+    except KefuError as exc:
+        raise DisputeNotFound(id=dispute_id) from exc
+    record(
+        session,
+        Actor.agent(agent.id),
+        f"dispute.{what}_read",
+        subject_type="ticket",
+        subject_id=dispute.ticket_id,
+        data={"dispute_id": dispute.id},
+    )
+    return dispute
+
+
+def stored_analysis(dispute: Dispute) -> Analysis:
+    return Analysis.model_validate(dispute.analysis)
