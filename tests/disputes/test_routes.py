@@ -94,6 +94,10 @@ def test_report_in_the_customers_language(
     assert body["language"] == "zh-CN"
     assert "重新计算的强平价格" in body["report"]
     assert body["summary_message_id"] is None
+    officer = agent_headers(client, make_agent(session, role=Role.RISK_OFFICER))
+    listed = client.get("/api/v1/disputes", params={"ticket_id": ticket_id}, headers=officer)
+    assert listed.status_code == 200, listed.text
+    assert [d["id"] for d in listed.json()] == [body["id"]]
 
 
 def test_bad_requests_give_clear_problems(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from kefu.core.settings import Settings
@@ -84,6 +84,15 @@ def create_dispute(
         send_summary=body.send_summary,
     )
     return dispute_out(dispute)
+
+
+@router.get("", response_model=list[DisputeOut])
+def list_disputes(
+    db: DbSession, principal: Analyst, ticket_id: Annotated[str, Query(max_length=36)]
+) -> list[DisputeOut]:
+    """A ticket's analyses, newest first."""
+    assert principal.agent is not None
+    return [dispute_out(d) for d in service.list_disputes(db, ticket_id, agent=principal.agent)]
 
 
 @router.get("/{dispute_id}", response_model=DisputeOut)

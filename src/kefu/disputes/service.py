@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import anyio.from_thread
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor, record
@@ -556,3 +557,24 @@ def get_dispute(session: Session, dispute_id: str, *, agent: Agent, what: str) -
 
 def stored_analysis(dispute: Dispute) -> Analysis:
     return Analysis.model_validate(dispute.analysis)
+
+
+def list_disputes(session: Session, ticket_id: str, *, agent: Agent) -> list[Dispute]:
+    """A ticket's analyses, newest first, if the agent may see the ticket; audited."""
+    ticket = tickets.get_visible_ticket(session, ticket_id, agent=agent)
+    found = list(
+        session.scalars(
+            select(Dispute)
+            .where(Dispute.ticket_id == ticket.id)
+            .order_by(Dispute.created_at.desc(), Dispute.id.desc())
+        )
+    )
+    record(
+        session,
+        Actor.agent(agent.id),
+        "dispute.list_read",
+        subject_type="ticket",
+        subject_id=ticket.id,
+        data={"count": len(found)},
+    )
+    return found
