@@ -84,13 +84,13 @@ def test_report_in_the_customers_language(
     client: TestClient, session: Session, books: Books
 ) -> None:
     headers, ticket_id = _setup(client, session, language="zh-CN")
-    response = client.post(
-        "/api/v1/disputes",
-        json={"ticket_id": ticket_id, "liquidation_id": books.liquidation_id},
-        headers=headers,
-    )
+    request = {"ticket_id": ticket_id, "liquidation_id": books.liquidation_id}
+    keyed = {**headers, "Idempotency-Key": "dispute-1"}
+    response = client.post("/api/v1/disputes", json=request, headers=keyed)
     assert response.status_code == 201, response.text
     body = response.json()
+    retry = client.post("/api/v1/disputes", json=request, headers=keyed)
+    assert retry.status_code == 201 and retry.json()["id"] == body["id"]
     assert body["language"] == "zh-CN"
     assert "重新计算的强平价格" in body["report"]
     assert body["summary_message_id"] is None

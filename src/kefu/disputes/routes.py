@@ -10,16 +10,18 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from kefu.core.settings import Settings
-from kefu.core.web import DbSession
+from kefu.core.web import DbSession, IdempotencyKey, idempotent_create
 from kefu.disputes import report, service
 from kefu.disputes.chart import render_chart
 from kefu.disputes.models import Dispute
 from kefu.disputes.schemas import DisputeIn, DisputeOut
 from kefu.exchange.port import Exchange
 from kefu.identity.deps import Principal, require
+from kefu.identity.models import Agent
 from kefu.identity.permissions import Permission
 
 router = APIRouter(prefix="/api/v1/disputes", tags=["disputes"])
@@ -60,19 +62,37 @@ def dispute_out(dispute: Dispute) -> DisputeOut:
 
 @router.post("", status_code=201, response_model=DisputeOut)
 def create_dispute(
+    request: Request,
     body: DisputeIn,
     db: DbSession,
     principal: Analyst,
     exchange: Annotated[Exchange, Depends(_exchange)],
     settings: Annotated[Settings, Depends(_settings)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A retry with the same Idempotency-Key answers with the first analysis and attaches
+    nothing more to the ticket."""
+    agent = principal.agent
+    assert agent is not None
+    return idempotent_create(
+        request,
+        db,
+        principal=principal.key,
+        key=idempotency_key,
+        body=body,
+        create=lambda: _create(db, exchange, settings, body, agent),
+    )
+
+
+def _create(
+    db: Session, exchange: Exchange, settings: Settings, body: DisputeIn, agent: Agent
 ) -> DisputeOut:
-    assert principal.agent is not None
     account = body.account
     dispute = service.create_dispute(
         db,
         exchange,
         settings,
-        agent=principal.agent,
+        agent=agent,
         ticket_id=body.ticket_id,
         liquidation_id=body.liquidation_id,
         account=service.AccountInputs(
