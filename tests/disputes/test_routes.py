@@ -4,16 +4,18 @@ escalate when it needs risk review, read it back and its chart; all audited."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kefu.exchange.models import DemoLiquidation, DemoPosition
 from kefu.identity.models import Role
 from kefu.tickets.models import Message, Ticket
 from tests.core.helpers import assert_problem, audit_entries
-from tests.exchange.conftest import Books
+from tests.exchange.conftest import T0, Books
 from tests.factories import agent_headers, make_agent, make_customer, make_ticket
 
 
@@ -144,3 +146,48 @@ def test_customers_cannot_analyse(client: TestClient, session: Session, books: B
         headers=customer_headers(customer),
     )
     assert response.status_code in (401, 403)
+
+
+def test_a_liquidation_without_candles_is_a_clear_problem(
+    client: TestClient, session: Session, books: Books
+) -> None:
+    headers, ticket_id = _setup(client, session)
+    position = DemoPosition(
+        external_id="acct-1",
+        symbol="SOLUSDT",  # the demo books hold no SOLUSDT candles
+        contract_type="linear",
+        margin_mode="isolated",
+        side="short",
+        leverage=Decimal(10),
+        entry_price=Decimal("150"),
+        size=Decimal("10"),
+        contract_size=Decimal(1),
+        margin=Decimal("150"),
+        margin_asset="USDT",
+        mm_tier=1,
+        mm_max_notional=Decimal(50000),
+        mm_rate=Decimal("0.005"),
+        mm_amount=Decimal(0),
+        opened_at=T0 - timedelta(hours=1),
+        closed_at=T0,
+    )
+    session.add(position)
+    session.flush()
+    liquidation = DemoLiquidation(
+        position_id=position.id,
+        external_id="acct-1",
+        triggered_at=T0,
+        trigger_price=Decimal("164.2"),
+        liquidation_price=Decimal("164.18"),
+        mark_price=Decimal("164.2"),
+        fee=Decimal("0.5"),
+    )
+    session.add(liquidation)
+    session.commit()
+    response = client.post(
+        "/api/v1/disputes",
+        json={"ticket_id": ticket_id, "liquidation_id": liquidation.id},
+        headers=headers,
+    )
+    problem = assert_problem(response, 422, "candles_missing")
+    assert "SOLUSDT" in problem["detail"]
