@@ -141,3 +141,19 @@ def test_cross_margin_takes_the_account_inputs() -> None:
     # (2725 − 45500)/(0.002 − 0.5) = 85,893.57: more balance, a lower liquidation price.
     assert with_wallet.recomputed.liquidation_price is not None
     assert with_wallet.recomputed.liquidation_price.quantize(D("0.01")) == D("85893.57")
+
+
+def test_a_cross_estimate_that_differs_is_reported_but_not_held_against_the_exchange() -> None:
+    # Recorded at 85,893.57: what the account's full wallet gives; the position alone gives
+    # 86,797.19. Without the wallet, the difference is shown but does not make it inconsistent.
+    liq = liquidation(position(margin_mode="cross"), liquidation_price=D("85893.57"))
+    gathered = market(liq)
+    analysis = _run(gathered)
+    (mismatch,) = [f for f in analysis.findings if f.kind == FindingKind.RECOMPUTED_MISMATCH]
+    assert mismatch.problem is False
+    assert analysis.verdict != Verdict.INCONSISTENT
+    account = AccountInputs(
+        wallet_balance=D(3000), other_maintenance=D(200), other_unrealised=D(-75)
+    )
+    with_wallet = _run(gathered, account)
+    assert FindingKind.RECOMPUTED_MISMATCH not in _kinds(with_wallet)

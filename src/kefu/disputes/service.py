@@ -334,7 +334,12 @@ def analyse(
             raise CandlesMissing(kind=kind.value, symbol=liquidation.position.symbol)
     recomputed = recompute(liquidation, account)
     findings: list[Finding] = []
-    if liquidation.position.margin_mode == MarginMode.CROSS and account.wallet_balance is None:
+    # Cross margin without the account's numbers: the recomputation is only an estimate, so a
+    # difference from the recorded price is reported but is not evidence against it.
+    estimate_only = (
+        liquidation.position.margin_mode == MarginMode.CROSS and account.wallet_balance is None
+    )
+    if estimate_only:
         findings.append(
             Finding(
                 kind=FindingKind.CROSS_WITHOUT_WALLET,
@@ -346,7 +351,7 @@ def analyse(
         findings.append(
             Finding(
                 kind=FindingKind.RECOMPUTED_MISMATCH,
-                problem=True,
+                problem=not estimate_only,
                 numbers={
                     "recomputed": "-"
                     if recomputed.liquidation_price is None
