@@ -4,6 +4,7 @@ from kefu.audit import models as audit_models
 from kefu.bot import models as bot_models
 from kefu.chain import models as chain_models
 from kefu.core import models as core_models
+from kefu.disputes import models as dispute_models
 from kefu.exchange import models as exchange_models
 from kefu.identity import models as identity_models
 from kefu.identity.documents import models as identity_document_models
@@ -18,6 +19,7 @@ __all__ = [
     "bot_models",
     "chain_models",
     "core_models",
+    "dispute_models",
     "exchange_models",
     "identity_document_models",
     "identity_models",

@@ -121,4 +121,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(security_router)
     app.include_router(console_security_router)
+    from kefu.disputes.routes import router as disputes_router
+    from kefu.web.console.disputes import router as console_disputes_router
+
+    app.include_router(disputes_router)
+    app.include_router(console_disputes_router)
     return app

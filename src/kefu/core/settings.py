@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -171,6 +172,13 @@ class Settings(BaseSettings):
     )
     # How long the exchange's deposit addresses are cached for the chain privacy rule.
     security_own_address_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    # --- liquidation disputes (kefu.disputes) ---
+    # Minutes of candles and incidents gathered on each side of the liquidation's trigger.
+    disputes_window_minutes: int = Field(default=15, ge=2, le=240)
+    # A last-price candle this far (fraction) beyond the index candle is reported as a wick.
+    disputes_wick_threshold: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
+    # Recorded and recomputed liquidation prices further apart than this (fraction) disagree.
+    disputes_price_tolerance: Decimal = Field(default=Decimal("0.002"), gt=0, lt=1)
 
     @classmethod
     def settings_customise_sources(

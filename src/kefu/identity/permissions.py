@@ -41,6 +41,8 @@ class Permission(StrEnum):
     # work the cases (unfreeze, assessment, compensation).
     SECURITY_REPORT = "security.report"
     SECURITY_CASES = "security.cases"
+    # Liquidation disputes: recompute a liquidation, attach the analysis to the ticket.
+    DISPUTES_ANALYSE = "disputes.analyse"
 
 
 _AGENT = {
@@ -56,6 +58,7 @@ _AGENT = {
     Permission.KB_READ,
     Permission.KB_WRITE,
     Permission.SECURITY_REPORT,
+    Permission.DISPUTES_ANALYSE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -1,0 +1,1 @@
+"""Liquidation disputes: recompute the liquidation, check the market around it, explain it."""
