@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,15 +15,10 @@ import httpx
 import pytest
 
 from kefu.chain import service
+from kefu.testing.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "tools/evm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Anvil:
@@ -72,7 +66,7 @@ def anvil() -> Iterator[Anvil]:
             f"anvil is missing at {binary}: run scripts/install-system-deps.sh "
             "(npm install of @foundry-rs/anvil into tools/evm)"
         )
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(binary), "--port", str(port), "--host", "127.0.0.1", "--silent", "--accounts", "5"],
         stdout=subprocess.DEVNULL,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,18 +15,13 @@ from sqlalchemy.orm import Session
 from kefu.app import create_app
 from kefu.core.db import session_factory
 from kefu.core.settings import Settings
+from kefu.testing.net import free_port
 from tests.factories import customer_headers, make_agent, make_customer, sign_in
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def base_url(settings: Settings, engine: Engine) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         app=create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
     )

@@ -4,7 +4,6 @@ reaches the real server, and then the answer is lost on the way back."""
 
 from __future__ import annotations
 
-import socket
 from decimal import Decimal
 
 import httpx
@@ -17,6 +16,7 @@ from kefu.exchange.errors import (
     UnknownAccount,
 )
 from kefu.exchange.port import FreezeScope, WithdrawalRequest
+from kefu.testing.net import free_port
 from tests.exchange.conftest import DEPOSIT_BTC, KEY_ID, Books, http_adapter
 
 pytestmark = pytest.mark.anyio
@@ -89,9 +89,7 @@ async def test_customer_withdrawal_is_never_retried(reference_url: str, books: B
 
 
 async def test_nothing_listening_is_unavailable() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     exchange = http_adapter(f"http://127.0.0.1:{port}", retries=1)
     with pytest.raises(ExchangeUnavailable):
         await exchange.get_account("acct-1")

@@ -4,7 +4,6 @@ server, and `kefu exchange serve-reference` as a real process."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from kefu.exchange.factory import exchange_for
 from kefu.exchange.port import Exchange
 from kefu.exchange.signing import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from kefu.migrations import upgrade
+from kefu.testing.net import free_port
 from tests.exchange.conftest import KEY_ID, SECRET, Books
 from tests.factories import agent_headers, make_agent, make_customer
 
@@ -74,9 +74,7 @@ def test_agent_api_over_the_http_adapter(
 def test_serve_reference_command(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ref.db'}"
     upgrade(url)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "KEFU_DATABASE_URL": url,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from kefu.testing.net import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -34,12 +35,6 @@ def _bindir() -> Path:
     if found:
         return Path(found).resolve().parent
     raise PostgresUnavailable("PostgreSQL server binaries (initdb) not found; install postgresql")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -84,7 +79,7 @@ def start_cluster(fsync: bool = False) -> PostgresCluster:
     if as_user:
         shutil.chown(base, user=as_user)
         os.chmod(base, 0o700)
-    cluster = PostgresCluster(datadir=datadir, port=_free_port(), bindir=bindir, as_user=as_user)
+    cluster = PostgresCluster(datadir=datadir, port=free_port(), bindir=bindir, as_user=as_user)
     cluster._run(
         "initdb",
         "-D",
