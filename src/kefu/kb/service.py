@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor, record
@@ -227,6 +228,16 @@ def translation(session: Session, article: Article, language: str) -> ArticleTra
     return found
 
 
+def _locked_translation(
+    session: Session, article: Article, language: str
+) -> ArticleTranslation | None:
+    return session.scalar(
+        select(ArticleTranslation)
+        .where(ArticleTranslation.article_id == article.id, ArticleTranslation.language == language)
+        .with_for_update()
+    )
+
+
 def save_translation(
     session: Session,
     article: Article,
@@ -238,15 +249,20 @@ def save_translation(
 ) -> ArticleVersion:
     """Every edit is a new version (a draft until published); earlier ones stay as history."""
     language = _language(language)
-    current = session.scalar(
-        select(ArticleTranslation)
-        .where(ArticleTranslation.article_id == article.id, ArticleTranslation.language == language)
-        .with_for_update()
-    )
+    current = _locked_translation(session, article, language)
     if current is None:
-        current = ArticleTranslation(article_id=article.id, language=language, latest_version=0)
-        session.add(current)
-        session.flush()
+        try:
+            with session.begin_nested():
+                current = ArticleTranslation(
+                    article_id=article.id, language=language, latest_version=0
+                )
+                session.add(current)
+        except IntegrityError:
+            # Another editor created this first translation a moment ago (their insert held
+            # the unique key until they committed): edit theirs, as version 2.
+            current = _locked_translation(session, article, language)
+            if current is None:
+                raise
     current.latest_version += 1
     version = ArticleVersion(
         translation_id=current.id,
