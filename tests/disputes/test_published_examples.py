@@ -291,3 +291,34 @@ def test_bybit_inverse_isolated_formula(side: str) -> None:
     page = D(60000) / (D("1.314") if side == "long" else D("1.086"))
     assert price is not None and price.quantize(CENT) == page.quantize(CENT)
     assert price.quantize(CENT) == (D("45662.10") if side == "long" else D("55248.62"))
+
+
+# --- OKX (formulas only: no worked example with numbers was found) -------------------------
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_okx_usdt_isolated_formula(side: str) -> None:
+    """OKX's isolated USDT-margined estimate as freqtrade transcribes it from OKX's help
+    article 360053909592 (freqtrade/freqtrade freqtrade/exchange/exchange.py,
+    `dry_run_liquidation_price`): long (EP − margin/size) / (1 − mmr − taker fee), short
+    (EP + margin/size) / (1 + mmr + taker fee) — liquidation when the margin ratio falls to
+    the maintenance margin ratio plus the taker fee. Checked on a position of our own."""
+    ep, size, margin, mmr, fee = D(30000), D("0.5"), D(1500), D("0.004"), D("0.0005")
+    pos = PositionInputs(
+        contract_type="linear",
+        margin_mode="isolated",
+        side=side,
+        size=size,
+        entry_price=ep,
+        leverage=D(10),
+        margin=margin,
+        fee_rate=fee,
+    )
+    price = liquidation_price(pos, _one(str(mmr)))
+    okx = (
+        (ep - margin / size) / (1 - mmr - fee)
+        if side == "long"
+        else (ep + margin / size) / (1 + mmr + fee)
+    )
+    assert price is not None and price.quantize(SIX) == okx.quantize(SIX)
+    _at_one(pos, price, _one(str(mmr)))
