@@ -47,6 +47,9 @@ def test_console_analyses_and_shows_the_chart(
     assert f'src="/console/disputes/{dispute_id}/chart.svg"' in page.text
     assert "Verdict: needs risk review" in page.text
     assert "86797.19" in page.text
+    # Which tier of the exchange's table applied, and why (the demo serves BTCUSDT's table).
+    assert "Maintenance tier 1 of the exchange" in page.text
+    assert "tier 1 at the entry price" in page.text
 
     chart = client.get(f"/console/disputes/{dispute_id}/chart.svg")
     assert chart.status_code == 200

@@ -118,6 +118,16 @@ def test_bad_requests_give_clear_problems(
         headers=headers,
     )
     assert negative_fee.status_code == 422
+    unknown_basis = client.post(
+        "/api/v1/disputes",
+        json={
+            "ticket_id": ticket_id,
+            "liquidation_id": books.liquidation_id,
+            "maintenance_basis": "portfolio",
+        },
+        headers=headers,
+    )
+    assert unknown_basis.status_code == 422
     assert_problem(client.get("/api/v1/disputes/nope", headers=headers), 404, "dispute_not_found")
 
 

@@ -87,6 +87,12 @@ async def test_reads(exchange: Both, books: Books) -> None:
         Decimal(20),
     )
     assert position.maintenance.maintenance_margin_rate == Decimal("0.004")
+    # The symbol's whole table travels with the position (Binance's BTCUSDT-style brackets).
+    assert [(t.tier, t.max_notional, t.maintenance_amount) for t in position.maintenance_tiers] == [
+        (1, Decimal(50_000), Decimal(0)),
+        (2, Decimal(600_000), Decimal(50)),
+        (3, Decimal(3_000_000), Decimal(3_050)),
+    ]
 
     (liquidation,) = await exchange.list_liquidations("acct-1")
     assert liquidation.id == books.liquidation_id

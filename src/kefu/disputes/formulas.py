@@ -17,11 +17,26 @@ when its margin balance falls to its maintenance margin (plus, OKX-style, the fe
 maintenance margin of the account's other positions plus their unrealised PnL (TMM1, UPNL1).
 ``cum`` is the bracket's maintenance amount (Binance); OKX-style tables have none (0).
 
-The margin ratio is Binance's: maintenance margin / margin balance; 100 % or more liquidates.
+Two conventions differ between the exchanges and are explicit inputs:
+
+- ``maintenance_basis``: Binance and OKX value the maintenance margin at the price itself
+  (``mark``, the default); Bybit's published formulas value it at the entry price (``entry``):
+  ``LP = EP − (IM − MM)/Q`` with ``MM = Q·EP·mmr − deduction`` (USDT contracts) and
+  ``LP = N / (N/EP + IM − MM)`` with ``MM = N/EP·mmr − deduction`` (inverse).
+- ``fee_basis``: OKX adds the taker fee on the position's value at the price (``liquidation``,
+  the default); Bybit's cross-margin example reserves the fee to close at the bankruptcy price
+  (``bankruptcy``): ``Quantity × 0.075 % / Bankruptcy Price``.
+
+The bracket is chosen by the position's value at the liquidation price (Binance: "if the
+position at the liquidation price falls in another level, recompute with that level"), or at
+the entry price under the entry basis. The margin ratio is Binance's: maintenance margin /
+margin balance; 100 % or more liquidates. Sources and worked examples: tests/disputes/
+test_published_examples.py and the README.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,6 +67,10 @@ LINEAR = "linear"
 INVERSE = "inverse"
 ISOLATED = "isolated"
 CROSS = "cross"
+MARK = "mark"  # maintenance margin valued at the price itself (Binance, OKX)
+ENTRY = "entry"  # maintenance margin valued at the entry price (Bybit)
+AT_LIQUIDATION = "liquidation"  # closing fee on the value at the price (OKX)
+AT_BANKRUPTCY = "bankruptcy"  # closing fee on the value at the bankruptcy price (Bybit)
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,8 @@ class PositionInputs:
     other_maintenance: Decimal = ZERO
     other_unrealised: Decimal = ZERO
     fee_rate: Decimal = ZERO  # OKX-style: the taker fee to close, added to the rate
+    maintenance_basis: str = MARK
+    fee_basis: str = AT_LIQUIDATION
 
     def __post_init__(self) -> None:
         if self.contract_type not in (LINEAR, INVERSE):
@@ -126,6 +147,10 @@ class PositionInputs:
         for ok, reason in checks:
             if not ok:
                 raise InvalidPosition(reason=reason)
+        if self.maintenance_basis not in (MARK, ENTRY):
+            raise InvalidPosition(reason=N_("maintenance basis must be mark or entry"))
+        if self.fee_basis not in (AT_LIQUIDATION, AT_BANKRUPTCY):
+            raise InvalidPosition(reason=N_("fee basis must be liquidation or bankruptcy"))
         if self.margin_mode == CROSS and self.wallet_balance is None:
             raise InvalidPosition(reason=N_("cross margin needs the wallet balance"))
 
@@ -153,43 +178,135 @@ class PositionInputs:
         return self.quantity / price
 
 
+def bankruptcy_price(pos: PositionInputs) -> Decimal | None:
+    """The price at which the balance behind the position, less the fee to close there, is
+    used up (Bybit: "Bankruptcy Price = 1.00075 × Quantity / (Quantity/EP + balance)" for an
+    inverse long). None when there is none (a long whose price would be ≤ 0)."""
+    q, s, b, f = pos.quantity, pos.sign, pos.balance, pos.fee_rate
+    if pos.contract_type == LINEAR:
+        # B + s·Q·(BP − EP) = Q·BP·f
+        denominator = s * q - q * f
+        price = (s * q * pos.entry_price - b) / denominator if denominator else None
+    else:
+        # B + s·N·(1/EP − 1/BP) = N·f/BP
+        denominator = b + s * q / pos.entry_price
+        price = q * (s + f) / denominator if denominator else None
+    return price if price is not None and price > 0 else None
+
+
+def _maintenance_terms(
+    pos: PositionInputs, rate: Decimal, maintenance_amount: Decimal
+) -> tuple[Decimal, Decimal] | None:
+    """The maintenance margin (with the closing fee) as ``a + b·P`` (linear) or ``a + b/P``
+    (inverse) under the position's conventions; None when there is no bankruptcy price to
+    charge the fee at."""
+    q, ep = pos.quantity, pos.entry_price
+    value_at_entry = q * ep if pos.contract_type == LINEAR else q / ep
+    if pos.maintenance_basis == MARK:
+        a, b = -maintenance_amount, q * rate
+    else:
+        a, b = value_at_entry * rate - maintenance_amount, ZERO
+    if pos.fee_rate:
+        if pos.fee_basis == AT_LIQUIDATION:
+            b += q * pos.fee_rate
+        else:
+            bankrupt = bankruptcy_price(pos)
+            if bankrupt is None:
+                return None
+            value = q * bankrupt if pos.contract_type == LINEAR else q / bankrupt
+            a += value * pos.fee_rate
+    return a, b
+
+
 def liquidation_price_at(
     pos: PositionInputs, rate: Decimal, maintenance_amount: Decimal = ZERO
 ) -> Decimal | None:
     """The liquidation price for one bracket's rate and amount; None when the position cannot
     be liquidated (over-collateralised: a long whose price would be ≤ 0)."""
-    q, s, b = pos.quantity, pos.sign, pos.balance
-    r = rate + pos.fee_rate
+    terms = _maintenance_terms(pos, rate, maintenance_amount)
+    if terms is None:
+        return None
+    a, b = terms
+    q, s, balance = pos.quantity, pos.sign, pos.balance
     if pos.contract_type == LINEAR:
-        denominator = q * r - s * q
+        # balance + s·Q·(P − EP) = a + b·P
+        denominator = s * q - b
         if denominator == 0:
             return None
-        price = (b + maintenance_amount - s * q * pos.entry_price) / denominator
+        price = (a - balance + s * q * pos.entry_price) / denominator
     else:
-        denominator = b + maintenance_amount + s * q / pos.entry_price
+        # balance + s·N·(1/EP − 1/P) = a + b/P
+        denominator = balance + s * q / pos.entry_price - a
         if denominator == 0:
             return None
-        price = (q * r + s * q) / denominator
+        price = (b + s * q) / denominator
     return price if price > 0 else None
+
+
+def bracket_basis(pos: PositionInputs, price: Decimal) -> Decimal:
+    """The notional that selects the bracket at `price`: the value at the price itself, or at
+    the entry price under Bybit's entry basis."""
+    return pos.notional(pos.entry_price if pos.maintenance_basis == ENTRY else price)
+
+
+def applied_bracket(
+    pos: PositionInputs, brackets: Sequence[Bracket]
+) -> tuple[Bracket, Decimal | None]:
+    """The bracket the liquidation price was computed with, and that price."""
+    if not brackets:
+        raise InvalidPosition(reason=N_("no maintenance-margin bracket"))
+    first = bracket_for(brackets, bracket_basis(pos, pos.entry_price))
+    candidate = liquidation_price_at(pos, first.rate, first.maintenance_amount)
+    if candidate is None or pos.maintenance_basis == ENTRY:
+        return first, candidate
+    if bracket_for(brackets, pos.notional(candidate)) == first:
+        return first, candidate
+    for bracket in brackets:
+        price = liquidation_price_at(pos, bracket.rate, bracket.maintenance_amount)
+        if price is not None and bracket_for(brackets, pos.notional(price)) == bracket:
+            return bracket, price
+    return first, candidate
 
 
 def liquidation_price(pos: PositionInputs, brackets: Sequence[Bracket]) -> Decimal | None:
     """The liquidation price under a tiered table. Binance: when the position's value at the
     liquidation price falls in another bracket than at entry, recompute with that bracket; the
     answer is the price whose own bracket produced it."""
-    if not brackets:
-        raise InvalidPosition(reason=N_("no maintenance-margin bracket"))
-    first = bracket_for(brackets, pos.notional(pos.entry_price))
-    candidate = liquidation_price_at(pos, first.rate, first.maintenance_amount)
-    if candidate is None:
-        return None
-    if bracket_for(brackets, pos.notional(candidate)) == first:
-        return candidate
-    for bracket in brackets:
-        price = liquidation_price_at(pos, bracket.rate, bracket.maintenance_amount)
-        if price is not None and bracket_for(brackets, pos.notional(price)) == bracket:
-            return price
-    return candidate
+    return applied_bracket(pos, brackets)[1]
+
+
+@dataclass(frozen=True)
+class OtherPosition:
+    """Another position of a cross-margin account, as Binance's TMM1 and UPNL1 count it: its
+    maintenance margin and unrealised PnL at its own mark price."""
+
+    contract_type: str
+    side: str
+    quantity: Decimal  # base quantity (linear) or USD notional (inverse)
+    entry_price: Decimal
+    mark_price: Decimal
+    brackets: Sequence[Bracket]
+
+    def as_inputs(self) -> PositionInputs:
+        return PositionInputs(
+            contract_type=self.contract_type,
+            margin_mode=ISOLATED,
+            side=self.side,
+            size=self.quantity,
+            entry_price=self.entry_price,
+            leverage=ONE,
+            margin=ZERO,
+        )
+
+
+def cross_account_terms(others: Sequence[OtherPosition]) -> tuple[Decimal, Decimal]:
+    """(TMM1, UPNL1): the other positions' maintenance margin and unrealised PnL."""
+    tmm, upnl = ZERO, ZERO
+    for other in others:
+        pos = other.as_inputs()
+        tmm += maintenance_margin(pos, other.mark_price, other.brackets)
+        upnl += unrealised_pnl(pos, other.mark_price)
+    return tmm, upnl
 
 
 def unrealised_pnl(pos: PositionInputs, price: Decimal) -> Decimal:
@@ -201,10 +318,20 @@ def unrealised_pnl(pos: PositionInputs, price: Decimal) -> Decimal:
 
 
 def maintenance_margin(pos: PositionInputs, price: Decimal, brackets: Sequence[Bracket]) -> Decimal:
-    """Maintenance margin (plus the closing fee, OKX-style) in the margin asset at `price`."""
-    notional = pos.notional(price)
-    bracket = bracket_for(brackets, notional)
-    return notional * (bracket.rate + pos.fee_rate) - bracket.maintenance_amount
+    """Maintenance margin (plus the closing fee) in the margin asset at `price`, under the
+    position's conventions."""
+    bracket = bracket_for(brackets, bracket_basis(pos, price))
+    terms = _maintenance_terms(pos, bracket.rate, bracket.maintenance_amount)
+    if terms is None:
+        # No bankruptcy price: the fee falls back to the value at the price.
+        terms = _maintenance_terms(
+            dataclasses.replace(pos, fee_basis=AT_LIQUIDATION),
+            bracket.rate,
+            bracket.maintenance_amount,
+        )
+        assert terms is not None
+    a, b = terms
+    return a + b * price if pos.contract_type == LINEAR else a + b / price
 
 
 def margin_balance(pos: PositionInputs, price: Decimal) -> Decimal:

@@ -112,6 +112,37 @@ CONTRACT = {"linear": N_("USDT-margined"), "inverse": N_("coin-margined")}
 MODE = {"isolated": N_("isolated"), "cross": N_("cross")}
 
 
+def tier_line(analysis: Analysis, language: str) -> str:
+    """Which tier of the exchange's maintenance-margin table applied, and why."""
+    r = analysis.recomputed
+    p = analysis.liquidation.position
+    asset, places = p.margin_asset, "0.01" if str(p.contract_type) == "linear" else "0.00000001"
+    if r.tier_applied is None or r.tier_source != "table":
+        return translate(
+            N_(
+                "Maintenance tier %(tier)s as recorded on the position "
+                "(the exchange sent no tier table)."
+            ),
+            language,
+            tier=str(r.tier_recorded or p.maintenance.tier),
+        )
+    return translate(
+        N_(
+            "Maintenance tier %(tier)s of the exchange's table (positions up to %(cap)s "
+            "%(asset)s): the position is worth %(value)s %(asset)s at the recomputed "
+            "liquidation price (tier %(entry)s at the entry price; the exchange recorded "
+            "tier %(recorded)s)."
+        ),
+        language,
+        tier=str(r.tier_applied),
+        cap=_d(r.tier_max_notional, places),
+        asset=asset,
+        value=_d(r.notional_at_liquidation, places),
+        entry=str(r.tier_at_entry),
+        recorded=str(r.tier_recorded),
+    )
+
+
 def numbers(analysis: Analysis, language: str) -> list[str]:
     r = analysis.recomputed
     p = analysis.liquidation.position
@@ -124,6 +155,7 @@ def numbers(analysis: Analysis, language: str) -> list[str]:
         translate(
             N_("Recomputed liquidation price: %(value)s"), language, value=_d(r.liquidation_price)
         ),
+        tier_line(analysis, language),
         translate(
             N_("Maintenance margin rate %(rate)s %%, maintenance amount %(amount)s %(asset)s"),
             language,

@@ -100,6 +100,8 @@ def _create(
             other_maintenance=account.other_maintenance if account else Decimal(0),
             other_unrealised=account.other_unrealised if account else Decimal(0),
             fee_rate=body.fee_rate,
+            maintenance_basis=body.maintenance_basis,
+            fee_basis=body.fee_basis,
         ),
         send_summary=body.send_summary,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,11 @@ class DisputeIn(BaseModel):
     liquidation_id: str = Field(min_length=1, max_length=64)
     # OKX-style: the taker fee to close, added to the maintenance rate (0 for Binance).
     fee_rate: Amount = Field(default=Decimal(0), ge=0, lt=Decimal("0.1"))
+    # The exchange's convention: Binance and OKX value the maintenance margin at the price
+    # itself ("mark") and add the fee on that value ("liquidation"); Bybit values it at the
+    # entry price ("entry") and reserves the fee at the bankruptcy price ("bankruptcy").
+    maintenance_basis: Literal["mark", "entry"] = "mark"
+    fee_basis: Literal["liquidation", "bankruptcy"] = "liquidation"
     account: AccountIn | None = None
     # Also post the short summary to the customer (the full report is always an internal note).
     send_summary: bool = False

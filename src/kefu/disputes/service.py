@@ -100,6 +100,16 @@ class Recomputed(BaseModel):
     maintenance_rate: Decimal
     maintenance_amount: Decimal
     fee_rate: Decimal
+    # Which tier of the maintenance-margin table the recomputation used and why: "table" when
+    # the exchange sent the symbol's table (the tier is the one the position's value at the
+    # liquidation price falls in), "position" when it sent only the position's own tier.
+    # Defaults keep analyses stored before the table existed readable.
+    tier_applied: int | None = None
+    tier_recorded: int | None = None
+    tier_at_entry: int | None = None
+    tier_source: str = "position"
+    notional_at_liquidation: Decimal | None = None
+    tier_max_notional: Decimal | None = None
 
 
 class Analysis(BaseModel):
@@ -135,6 +145,8 @@ class AccountInputs:
     other_maintenance: Decimal = Decimal(0)
     other_unrealised: Decimal = Decimal(0)
     fee_rate: Decimal = Decimal(0)
+    maintenance_basis: str = formulas.MARK
+    fee_basis: str = formulas.AT_LIQUIDATION
 
 
 def _window(liquidation: Liquidation, minutes: int) -> tuple[datetime, datetime]:
@@ -172,6 +184,8 @@ def position_inputs(liquidation: Liquidation, account: AccountInputs) -> Positio
         other_maintenance=account.other_maintenance if cross else Decimal(0),
         other_unrealised=account.other_unrealised if cross else Decimal(0),
         fee_rate=account.fee_rate,
+        maintenance_basis=account.maintenance_basis,
+        fee_basis=account.fee_basis,
     )
 
 
@@ -183,13 +197,23 @@ def _q(value: Decimal, places: str = "0.0001") -> str:
     return format(value.quantize(Decimal(places)), "f")
 
 
+def brackets_for(liquidation: Liquidation) -> tuple[list[Bracket], str]:
+    """The exchange's maintenance-margin table for the position, lowest tier first, and where
+    it came from: the symbol's whole table when the exchange sends it, else the single tier
+    recorded on the position (older exchanges)."""
+    p = liquidation.position
+    tiers = sorted(p.maintenance_tiers, key=lambda t: t.max_notional) or [p.maintenance]
+    brackets = [
+        Bracket(t.tier, t.max_notional, t.maintenance_margin_rate, t.maintenance_amount)
+        for t in tiers
+    ]
+    return brackets, "table" if p.maintenance_tiers else "position"
+
+
 def recompute(liquidation: Liquidation, account: AccountInputs) -> Recomputed:
     pos = position_inputs(liquidation, account)
-    tier = liquidation.position.maintenance
-    brackets = [
-        Bracket(tier.tier, tier.max_notional, tier.maintenance_margin_rate, tier.maintenance_amount)
-    ]
-    price = formulas.liquidation_price(pos, brackets)
+    brackets, source = brackets_for(liquidation)
+    applied, price = formulas.applied_bracket(pos, brackets)
     recorded = liquidation.liquidation_price
     difference = (price - recorded) / recorded if price is not None and recorded else None
     mark = liquidation.mark_price
@@ -205,9 +229,15 @@ def recompute(liquidation: Liquidation, account: AccountInputs) -> Recomputed:
         maintenance_margin_at_trigger=formulas.maintenance_margin(pos, mark, brackets),
         margin_balance_at_trigger=formulas.margin_balance(pos, mark),
         balance_used=pos.balance,
-        maintenance_rate=tier.maintenance_margin_rate,
-        maintenance_amount=tier.maintenance_amount,
+        maintenance_rate=applied.rate,
+        maintenance_amount=applied.maintenance_amount,
         fee_rate=account.fee_rate,
+        tier_applied=applied.tier,
+        tier_recorded=liquidation.position.maintenance.tier,
+        tier_at_entry=formulas.bracket_for(brackets, pos.notional(pos.entry_price)).tier,
+        tier_source=source,
+        notional_at_liquidation=None if price is None else pos.notional(price),
+        tier_max_notional=applied.max_notional,
     )
 
 

@@ -23,6 +23,7 @@ from kefu.core.db import Base
 from kefu.core.ids import new_id
 from kefu.exchange.adapters.demo import CONFIRMATIONS, WITHDRAWAL_FEES
 from kefu.exchange.addresses import eip55, segwit_v0_address
+from kefu.exchange.demo_tiers import INVERSE_TIER, LINEAR_TIERS
 from kefu.exchange.models import (
     DemoAccount,
     DemoApiKey,
@@ -39,20 +40,6 @@ from kefu.exchange.models import (
 
 SEED = 20260104
 CANDLE_DAYS = 3
-# Maintenance-margin tiers (Binance-style: notional cap, rate, maintenance amount).
-LINEAR_TIERS: dict[str, tuple[tuple[int, Decimal, Decimal, Decimal], ...]] = {
-    "BTCUSDT": (
-        (1, Decimal(50_000), Decimal("0.004"), Decimal(0)),
-        (2, Decimal(600_000), Decimal("0.005"), Decimal(50)),
-        (3, Decimal(3_000_000), Decimal("0.01"), Decimal(3_050)),
-    ),
-    "ETHUSDT": (
-        (1, Decimal(50_000), Decimal("0.005"), Decimal(0)),
-        (2, Decimal(600_000), Decimal("0.0065"), Decimal(75)),
-        (3, Decimal(3_000_000), Decimal("0.01"), Decimal(2_175)),
-    ),
-}
-INVERSE_TIER = (1, Decimal(5), Decimal("0.004"), Decimal(0))  # BTCUSD, notional in BTC
 START_PRICES = {"BTCUSDT": Decimal(91_250), "ETHUSDT": Decimal(3_040)}
 DEVICES = (
     "iPhone 15 Pro · iOS 18.1 · app 6.12.0",

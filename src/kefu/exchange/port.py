@@ -177,7 +177,11 @@ class Transfer(PortModel):
 
 
 class MaintenanceTier(PortModel):
-    """The tier of the exchange's maintenance-margin table the position falls in."""
+    """One tier of the exchange's maintenance-margin table."""
+
+    # Positions worth up to `max_notional` (USDT for linear, coin for inverse) need
+    # `maintenance_margin_rate` of their value less `maintenance_amount` (Binance's cum; 0
+    # where the exchange has none).
 
     tier: int
     max_notional: Amount
@@ -199,7 +203,17 @@ class Position(PortModel):
     )
     margin: Amount
     margin_asset: str
-    maintenance: MaintenanceTier
+    maintenance: MaintenanceTier = Field(
+        description="the tier the position fell in at opening, as the exchange recorded it"
+    )
+    maintenance_tiers: list[MaintenanceTier] = Field(
+        default_factory=list,
+        description=(
+            "the symbol's whole maintenance-margin table, lowest tier first, so the tier can "
+            "be chosen by the position's value at the liquidation price; empty when the "
+            "exchange sends only the position's tier"
+        ),
+    )
     opened_at: UtcTime
     closed_at: UtcTime | None = None
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from kefu.core.clock import utcnow
 from kefu.core.db import session_factory
+from kefu.exchange.demo_tiers import tier_table
 from kefu.exchange.errors import (
     AccountFrozen,
     ExchangeIdempotencyConflict,
@@ -675,6 +676,15 @@ def position_out(p: DemoPosition) -> Position:
             maintenance_margin_rate=p.mm_rate,
             maintenance_amount=p.mm_amount,
         ),
+        maintenance_tiers=[
+            MaintenanceTier(
+                tier=tier,
+                max_notional=cap,
+                maintenance_margin_rate=rate,
+                maintenance_amount=amount,
+            )
+            for tier, cap, rate, amount in tier_table(p.symbol)
+        ],
         opened_at=p.opened_at,
         closed_at=p.closed_at,
     )
