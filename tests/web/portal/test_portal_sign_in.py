@@ -121,7 +121,7 @@ def test_expired_forged_and_reused_links_get_a_clear_page_in_the_customers_langu
 def test_without_a_link_the_sign_in_page_explains_where_to_start(client: TestClient) -> None:
     page = client.get("/portal/tickets")
     assert page.url.path == "/portal/sign-in"
-    assert "open the exchange's app or website" in page.text
+    assert "open the exchange&#39;s app or website" in page.text
     zh = client.get("/portal/sign-in", params={"lang": "zh-CN"})
     assert 'lang="zh-CN"' in zh.text and "帮助中心" in zh.text
 
@@ -134,9 +134,7 @@ def test_sign_out_ends_the_session_for_good(
     cookie = client.cookies.get(PORTAL_SESSION_COOKIE)
     assert cookie
     csrf = portal_csrf(client)
-    response = client.post(
-        "/portal/sign-out", data={"csrf_token": csrf}, follow_redirects=False
-    )
+    response = client.post("/portal/sign-out", data={"csrf_token": csrf}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/portal/sign-in?signed_out=1"
     assert "max-age=0" in _portal_cookie_header(response).lower()
@@ -186,9 +184,7 @@ def test_portal_and_console_never_accept_each_others_sessions(
     assert portal_cookie
     client.cookies.set(SESSION_COOKIE, portal_cookie)
     console = client.get("/console", follow_redirects=False)
-    assert console.status_code == 303 and console.headers["location"].startswith(
-        "/console/sign-in"
-    )
+    assert console.status_code == 303 and console.headers["location"].startswith("/console/sign-in")
     api = client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {portal_cookie}"})
     assert_problem(api, 401, "not_authenticated")
 

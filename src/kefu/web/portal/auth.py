@@ -114,4 +114,3 @@ def delete_portal_cookie(request: Request, response: Response) -> None:
         samesite="lax",
         secure=secure_cookies(request),
     )
-

@@ -96,9 +96,7 @@ def normalize_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def matching_conversation(
-    proofs: list[ConversationProof], code: str
-) -> ConversationProof | None:
+def matching_conversation(proofs: list[ConversationProof], code: str) -> ConversationProof | None:
     """The conversation whose code this is, compared in constant time per code."""
     typed = normalize_code(code).encode()
     found = None
