@@ -76,7 +76,7 @@ def test_a_customer_uses_the_portal_in_english(
     expect(page.locator("#category")).to_have_attribute("aria-invalid", "true")
     _check(page, shoot, axe_violations, "portal-ticket-new-errors-en")
     page.get_by_label("What is it about?").select_option("withdrawal")
-    page.get_by_label("Message").fill("My USDT withdrawal has been pending for three hours.")
+    page.get_by_label("Describe your problem").fill("My USDT withdrawal has been pending for three hours.")
     page.get_by_role("button", name="Send").click()
     page.wait_for_url(re.compile(r".*/portal/tickets/[^/?]+\?created=1$"))
     expect(page.get_by_role("status")).to_contain_text("is open")
@@ -120,12 +120,15 @@ def test_a_chinese_speaking_customer_sees_the_portal_in_chinese(
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_role("heading", level=1)).to_have_text("我的工单")
     _check(page, shoot, axe_violations, "portal-tickets-zh")
-    # The demo customer's existing tickets are listed; open the first.
-    first = page.locator("tbody a").first
-    if first.count():
-        first.click()
-        expect(page.get_by_role("heading", name="对话")).to_be_visible()
-        _check(page, shoot, axe_violations, "portal-ticket-zh")
+    page.get_by_role("link", name="新建工单").click()
+    page.get_by_label("问题类别").select_option("deposit")
+    page.get_by_label("主题").fill("USDT 充值未到账")
+    page.get_by_label("问题描述").fill("已经两个小时了，交易哈希是 0xabc。")
+    page.get_by_role("button", name="发送").click()
+    page.wait_for_url(re.compile(r".*/portal/tickets/[^/?]+\?created=1$"))
+    expect(page.get_by_role("heading", name="对话")).to_be_visible()
+    expect(page.locator("#latest")).to_contain_text("交易哈希")
+    _check(page, shoot, axe_violations, "portal-ticket-zh")
 
     page.get_by_role("link", name="帮助文章").click()
     page.get_by_label("搜索帮助文章").fill("充值没到账")
