@@ -13,6 +13,7 @@ from kefu.kb import models as kb_models
 from kefu.security import models as security_models
 from kefu.sla import models as sla_models
 from kefu.tickets import models as ticket_models
+from kefu.web.portal import models as portal_models
 
 __all__ = [
     "audit_models",
@@ -25,6 +26,7 @@ __all__ = [
     "identity_models",
     "kb_models",
     "mfa_models",
+    "portal_models",
     "security_models",
     "sla_models",
     "ticket_models",

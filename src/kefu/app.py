@@ -74,12 +74,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(NulCharacterMiddleware)
     from kefu.identity.documents.routes import UPLOAD_PATH
+    from kefu.web.portal.routes import upload_limits as portal_upload_limits
 
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         # Room for the document plus its multipart envelope; JSON routes keep the small limit.
-        larger_limits={UPLOAD_PATH: settings.identity_document_max_bytes + 64_000},
+        larger_limits={
+            UPLOAD_PATH: settings.identity_document_max_bytes + 64_000,
+            **portal_upload_limits(settings),
+        },
     )
 
     from kefu.audit.routes import router as audit_router
@@ -126,4 +130,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(disputes_router)
     app.include_router(console_disputes_router)
+    from kefu.web.portal.routes import router as portal_router
+
+    app.include_router(portal_router)
     return app

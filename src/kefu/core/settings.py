@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     identity_document_max_bytes: int = 10_000_000
     # Mark console cookies Secure even when kefu itself sees plain http (behind a TLS proxy).
     console_secure_cookies: bool = False
+    # The customer portal's own cookie session, opened from the exchange's signed link.
+    portal_session_minutes: int = 60
     # Chains for transaction checks, by name (KEFU_CHAINS as JSON, or [kefu.chains.NAME] in TOML).
     chains: dict[str, ChainConfig] = Field(default_factory=_default_chains)
     # How long an address-control challenge may be answered.

@@ -17,7 +17,7 @@ from kefu.core.i18n import N_
 from kefu.web.console.auth import Redirect
 from kefu.web.rendering import render
 
-PAGE_PREFIXES = ("/console",)
+PAGE_PREFIXES = ("/console", "/portal")
 
 _HTTP_MESSAGES = {
     404: N_("This page does not exist."),
@@ -26,13 +26,18 @@ _HTTP_MESSAGES = {
 
 
 def _is_page(request: Request) -> bool:
-    return request.url.path == "/console" or request.url.path.startswith("/console/")
+    path = request.url.path
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PAGE_PREFIXES)
 
 
 def _error_page(request: Request, status: int, message: str, **params: object) -> Response:
     language = getattr(request.state, "language", None) or i18n.current_language()
     text = i18n.translate(message, language, **params)
     context = {"status": status, "message": text}
+    if request.url.path.startswith("/portal"):
+        from kefu.web.portal.routes import page
+
+        return page(request, "portal/error.html", context, status_code=status)
     return render(request, "console/error.html", context, status_code=status)
 
 

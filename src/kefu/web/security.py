@@ -30,6 +30,8 @@ SESSION_COOKIE = "kefu_session"
 PRE_SESSION_COOKIE = "kefu_presession"
 LANGUAGE_COOKIE = "kefu_lang"
 CSRF_FIELD = "csrf_token"
+PORTAL_SESSION_COOKIE = "kefu_portal"
+PORTAL_PREFIX = "/portal"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -57,8 +59,13 @@ def _csrf_key(settings: Settings) -> bytes:
 
 
 def _binding(request: Request) -> str | None:
-    """The cookie a token is bound to: the session once signed in, else the pre-session."""
-    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_SESSION_COOKIE)
+    """The cookie a token is bound to: the session once signed in, else the pre-session.
+    The customer portal binds to its own session cookie, never to an agent's."""
+    if request.url.path == PORTAL_PREFIX or request.url.path.startswith(PORTAL_PREFIX + "/"):
+        session = request.cookies.get(PORTAL_SESSION_COOKIE)
+    else:
+        session = request.cookies.get(SESSION_COOKIE)
+    return session or request.cookies.get(PRE_SESSION_COOKIE)
 
 
 def csrf_token_for(settings: Settings, binding: str) -> str:
