@@ -126,4 +126,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(disputes_router)
     app.include_router(console_disputes_router)
+    from kefu.web.console.chain import router as console_chain_router
+    from kefu.web.console.tickets import router as console_tickets_router
+
+    app.include_router(console_tickets_router)
+    app.include_router(console_chain_router)
     return app
