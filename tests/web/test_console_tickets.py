@@ -68,7 +68,7 @@ def test_queue_lists_only_visible_tickets_most_urgent_first(
     assert '<script src="/static/console/tickets.js" defer></script>' in page.text
     # Each row carries its deadlines as machine-readable attributes, and says its state.
     timer = re.search(r'<span class="sla-timer sla-ok" data-due="([^"]+)"', page.text)
-    assert timer is not None, page.text[page.text.find("<tbody"):][:1500]
+    assert timer is not None, page.text[page.text.find("<tbody") :][:1500]
     assert "On track · due in" in page.text
 
     supervisor = make_agent(session, role=Role.SUPERVISOR)
