@@ -24,7 +24,7 @@ from kefu.tickets import service as tickets
 from kefu.tickets.models import Category, Message, MessageKind, Priority, Ticket
 from tests.core.helpers import audit_entries, new_session
 from tests.factories import customer_headers, make_agent, make_customer, make_ticket
-from tests.web.console_helpers import csrf_from, sign_in
+from tests.web.console_helpers import sign_in
 
 
 @pytest.fixture(autouse=True)

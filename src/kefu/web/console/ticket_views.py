@@ -87,6 +87,24 @@ EVENT_LABELS = {
 }
 
 
+_EVENT_VALUE_LABELS = {
+    "created": STATUS_LABELS,
+    "status_changed": STATUS_LABELS,
+    "priority_changed": PRIORITY_LABELS,
+    "escalated": TIER_LABELS,
+    "de_escalated": TIER_LABELS,
+}
+
+
+def event_value(kind: str, value: str | None, agent_names: dict[str, str]) -> str:
+    """An event's before/after value as people say it: a status's name, an agent's name."""
+    if value is None:
+        return "—"
+    if kind in ("assigned", "unassigned"):
+        return agent_names.get(value, value)
+    return _EVENT_VALUE_LABELS.get(kind, {}).get(value, value)
+
+
 @dataclass(frozen=True)
 class Timer:
     target: str

@@ -216,6 +216,7 @@ def _labels() -> dict[str, Any]:
         "event_names": views.EVENT_LABELS,
         "actor_names": views.ACTOR_LABELS,
         "timer_text": views.timer_text,
+        "event_value": views.event_value,
     }
 
 
