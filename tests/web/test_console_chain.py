@@ -4,18 +4,24 @@ receipt's verdict, and bad input or an unreachable backend as messages on the pa
 
 from __future__ import annotations
 
+import base64
+import html
+import re
 from collections.abc import Iterator
 
 import pytest
+from coincurve import PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from kefu.chain import btc, proofs
 from kefu.chain.service import tx_cache
 from kefu.core.settings import ChainConfig, Settings
+from kefu.tickets.models import Category
 from tests.chain.loopback import Loopback, Reply, esplora_handler, serve
 from tests.core.helpers import audit_entries
-from tests.factories import make_agent
+from tests.factories import make_agent, make_customer, make_ticket
 from tests.web.console_helpers import sign_in
 
 TXID = "9d3ea0d131c45450c135d549b62032019bc47a80368e14edc72caf38f5a88033"
@@ -121,3 +127,69 @@ def test_chain_page_needs_csrf_and_speaks_chinese(client: TestClient, session: S
     assert client.post("/console/chain", data={"chain": "bitcoin", "txid": TXID}).status_code == 403
     page = client.get("/console/chain")
     assert "链上核查" in page.text
+
+
+def _bip137_sign(key: PrivateKey, message: str) -> str:
+    """What a wallet's "sign message" gives for a compressed P2PKH key."""
+    recoverable = key.sign_recoverable(proofs.bitcoin_message_hash(message.encode()), hasher=None)
+    return base64.b64encode(bytes([31 + recoverable[64]]) + recoverable[:64]).decode()
+
+
+def test_address_control_challenge_in_the_console(
+    client: TestClient, session: Session, engine: Engine
+) -> None:
+    agent = make_agent(session, teams=["support"], languages=["en"])
+    ticket = make_ticket(session, make_customer(session))
+    csrf = sign_in(client, agent)
+    key = PrivateKey()
+    address = btc.base58check_encode(b"\x00" + btc.hash160(key.public_key.format()))
+    issued = client.post(
+        "/console/chain/challenges",
+        data={
+            "chain": "bitcoin",
+            "address": address,
+            "ticket": ticket.reference,
+            "csrf_token": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert issued.status_code == 303, issued.text
+    url = issued.headers["location"]
+    page = client.get(url)
+    message = re.search(r'<textarea id="challenge-message"[^>]*>([^<]+)</textarea>', page.text)
+    assert message is not None
+    text = html.unescape(message.group(1))
+    assert address in text and "Nonce:" in text
+    assert ticket.reference in page.text
+
+    wrong = client.post(
+        f"{url}/answer",
+        data={"signature": _bip137_sign(PrivateKey(), text), "csrf_token": csrf},
+    )
+    assert wrong.status_code == 422
+    assert "signature_mismatch" in wrong.text
+    assert "<dd>1</dd>" in wrong.text  # the wrong attempt counts
+    right = client.post(
+        f"{url}/answer", data={"signature": _bip137_sign(key, text), "csrf_token": csrf}
+    )
+    assert right.status_code == 200
+    assert "the holder controls this address" in right.text
+    actions = [e.action for e in audit_entries(engine) if e.action.startswith("chain.challenge")]
+    assert actions == [
+        "chain.challenge_issued",
+        "chain.challenge_answered",
+        "chain.challenge_answered",
+    ]
+
+    # Bad input is a message on the page; a ticket the agent cannot see is a 404.
+    bad = client.post(
+        "/console/chain/challenges",
+        data={"chain": "bitcoin", "address": "nope", "csrf_token": csrf},
+    )
+    assert bad.status_code == 422 and "malformed_address" in bad.text
+    risk = make_ticket(session, make_customer(session), Category.SECURITY)
+    hidden = client.post(
+        "/console/chain/challenges",
+        data={"chain": "bitcoin", "address": address, "ticket": risk.id, "csrf_token": csrf},
+    )
+    assert hidden.status_code == 404
