@@ -380,6 +380,11 @@ def test_macro_renders_with_the_tickets_variables_into_the_reply_box(
     box = re.search(r'<textarea id="reply-body"[^>]*>([^<]*)</textarea>', page.text)
     assert box is not None
     assert box.group(1) == f"Hello Bob Lee, about {ticket.reference}."
+    # What the agent already typed in the reply box stays, the macro goes after it.
+    typed = client.post(
+        url, data={"template_id": greet, "body": "Thanks for waiting.", "csrf_token": csrf}
+    )
+    assert f"Thanks for waiting.\n\nHello Bob Lee, about {ticket.reference}." in typed.text
     # A variable the ticket does not have is an error naming it, never a blank.
     missing = client.post(url, data={"template_id": deposit, "csrf_token": csrf})
     assert missing.status_code == 422
