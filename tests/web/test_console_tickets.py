@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor
+from kefu.bot.models import Conversation
 from kefu.core.clock import clock, utcnow
 from kefu.identity.models import Role
 from kefu.identity.pii import mask_email, mask_phone, mask_text
@@ -416,3 +417,21 @@ def test_ticket_pages_in_chinese(client: TestClient, session: Session) -> None:
     )
     assert noted.status_code == 200
     assert "内部备注" in noted.text
+
+
+def test_a_ticket_from_a_bot_conversation_links_to_its_live_chat(
+    client: TestClient, session: Session
+) -> None:
+    agent = make_agent(session, teams=["support"], languages=["en"])
+    customer = make_customer(session)
+    from_chat = make_ticket(session, customer, subject="From the chat")
+    by_mail = make_ticket(session, customer, subject="By mail")
+    conversation = Conversation(
+        customer_id=customer.id, language="en", status="handed_off", ticket_id=from_chat.id
+    )
+    session.add(conversation)
+    session.commit()
+    sign_in(client, agent)
+    page = client.get(f"/console/tickets/{from_chat.id}")
+    assert f'<a href="/console/chats/{conversation.id}">Live chat</a>' in page.text
+    assert "/console/chats/" not in client.get(f"/console/tickets/{by_mail.id}").text
