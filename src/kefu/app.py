@@ -133,4 +133,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from kefu.web.portal.routes import router as portal_router
 
     app.include_router(portal_router)
+    from kefu.web.console.chain import router as console_chain_router
+    from kefu.web.console.tickets import router as console_tickets_router
+
+    app.include_router(console_tickets_router)
+    app.include_router(console_chain_router)
     return app

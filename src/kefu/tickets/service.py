@@ -308,6 +308,10 @@ class TicketFilter:
     tag: str | None = None
     before_id: str | None = None
     limit: int = 50
+    # Only tickets nobody is assigned to (the console's "unassigned" filter).
+    unassigned: bool = False
+    # A reference (KF-…) or words of the subject, case-insensitively.
+    text: str | None = None
 
 
 def _visible_to_agent(stmt: Select[Ticket], agent: Agent) -> Select[Ticket]:
@@ -360,6 +364,15 @@ def list_tickets(
     if filters.tag:
         stmt = stmt.where(
             Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag == filters.tag.lower()))
+        )
+    if filters.unassigned:
+        stmt = stmt.where(Ticket.assignee_id.is_(None))
+    if filters.text and filters.text.strip():
+        needle = filters.text.strip().lower()
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            (func.lower(Ticket.reference) == needle)
+            | func.lower(Ticket.subject).like(pattern, escape="\\")
         )
     if filters.before_id:
         stmt = stmt.where(Ticket.id < filters.before_id)
