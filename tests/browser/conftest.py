@@ -190,13 +190,17 @@ def demo_totp() -> DemoTotp:
 # --- the browser -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while the sync API is open its event loop counts as running in
+# this thread, so a later test in the same worker that calls asyncio.run() (the exchange port,
+# the disputes module) would fail with "Cannot run the event loop while another loop is
+# running". Closing it after each browser module hands the thread back.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
