@@ -76,7 +76,9 @@ def test_a_customer_uses_the_portal_in_english(
     expect(page.locator("#category")).to_have_attribute("aria-invalid", "true")
     _check(page, shoot, axe_violations, "portal-ticket-new-errors-en")
     page.get_by_label("What is it about?").select_option("withdrawal")
-    page.get_by_label("Describe your problem").fill("My USDT withdrawal has been pending for three hours.")
+    page.get_by_label("Describe your problem").fill(
+        "My USDT withdrawal has been pending for three hours."
+    )
     page.get_by_role("button", name="Send").click()
     page.wait_for_url(re.compile(r".*/portal/tickets/[^/?]+\?created=1$"))
     expect(page.get_by_role("status")).to_contain_text("is open")
