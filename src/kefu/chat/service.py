@@ -498,11 +498,12 @@ def _summaries(session: Session, customer_id: str, code: str | None) -> list[Con
     rows = session.execute(stmt).all()
     identities = agent_identities(session, {c.agent_id for c, _ in rows if c.agent_id})
     ticket_ids = {conv.ticket_id for _, conv in rows if conv.ticket_id}
-    references = (
-        dict(session.execute(select(Ticket.id, Ticket.reference).where(Ticket.id.in_(ticket_ids))))
-        if ticket_ids
-        else {}
-    )
+    references: dict[str, str] = {}
+    if ticket_ids:
+        rows_refs = session.execute(
+            select(Ticket.id, Ticket.reference).where(Ticket.id.in_(ticket_ids))
+        )
+        references = {ticket_id: reference for ticket_id, reference in rows_refs}
     return [
         ConversationSummary(
             conversation_id=conv.id,

@@ -87,11 +87,6 @@ class HelloTimeout(FrameError):
     message = N_("The chat did not start in time; connect again.")
 
 
-class SignInRequired(FrameError):
-    code = "sign_in_required"
-    message = N_("Sign in to the exchange to continue this chat.")
-
-
 def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
     """Same origin as kefu itself, or one of `chat_allowed_origins`. A browser always sends
     Origin on a WebSocket handshake; a request without one is refused too."""
@@ -279,7 +274,9 @@ class CustomerConnection(Connection):
         self.state = opened
         self.conversation_id = opened["conversation_id"]
         last_seq = frame.get("last_seq")
-        self.sent_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
+        # A client claiming more than the log holds (a restored database) gets it all again.
+        claimed = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
+        self.sent_seq = claimed if claimed <= opened["last_seq"] else 0
         await self.send({"type": "welcome", "mode": "customer", "conversation": opened})
         subscription = self.broker.subscribe(service.topic(opened["conversation_id"]))
         listener = asyncio.create_task(self.listen(subscription, self._typing_from_agent))
