@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from kefu.app import create_app
 from kefu.core.db import make_engine, session_factory
@@ -63,8 +64,10 @@ def test_in_process_broker_delivers_after_commit_only(tmp_path: Path) -> None:
 
         def transactions() -> None:
             with session_factory(engine)() as s:
+                s.execute(text("SELECT 1"))
                 notify(s, "chat:a", {"kind": "events", "seq": 1})
                 s.rollback()  # never happened: nobody hears of it
+                s.execute(text("SELECT 1"))
                 notify(s, "chat:a", {"kind": "events", "seq": 2})
                 s.commit()
 
@@ -96,6 +99,7 @@ def test_postgres_brokers_deliver_to_each_other(pg_url: str) -> None:
 
         def transaction() -> None:
             with session_factory(engine)() as s:
+                s.execute(text("SELECT 1"))
                 notify(s, "chat:x", {"kind": "events", "seq": 7})
                 s.rollback()
                 notify(s, "chat:x", {"kind": "events", "seq": 8})
