@@ -60,6 +60,7 @@
     socket = new WebSocket(url.toString());
     socket.addEventListener("open", function () {
       attempt = 0;
+      section.setAttribute("data-live", "on");
     });
     socket.addEventListener("message", function (event) {
       var frame;
@@ -80,6 +81,7 @@
     });
     socket.addEventListener("close", function (event) {
       socket = null;
+      section.setAttribute("data-live", "off");
       if (event.code === 4401 || event.code === 4403 || event.code === 4404) {
         return; /* signed out or not allowed: the form still works and says why */
       }

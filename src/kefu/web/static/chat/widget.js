@@ -216,7 +216,7 @@
     this.status.setAttribute("role", "status");
     panel.appendChild(this.status);
 
-    this.log = el("ol", "kefu-log");
+    this.log = el("div", "kefu-log");
     this.log.setAttribute("role", "log");
     this.log.setAttribute("aria-live", "polite");
     this.log.setAttribute("aria-label", t.log);
@@ -437,7 +437,7 @@
   };
 
   Widget.prototype.bubble = function (authorClass, authorText, text) {
-    var item = el("li", "kefu-message kefu-" + authorClass);
+    var item = el("div", "kefu-message kefu-" + authorClass);
     item.appendChild(el("span", "kefu-author", authorText));
     item.appendChild(el("span", "kefu-text", text));
     return item;
