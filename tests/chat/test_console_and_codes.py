@@ -73,6 +73,8 @@ def test_agent_sees_waiting_chat_and_replies_through_the_form(
     with new_session(engine) as s:
         ticket = s.get(Ticket, ticket_of(engine, chat["conversation_id"]))
         assert ticket is not None and ticket.first_responded_at is not None
+        # Answering an unowned chat takes it: the bot no longer says "waiting for a colleague".
+        assert ticket.assignee_id == agent.id
 
 
 def test_reply_without_csrf_token_is_refused(

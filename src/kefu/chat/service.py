@@ -459,9 +459,16 @@ def view_transcript(session: Session, agent: Agent, conversation_id: str) -> Age
 
 
 def agent_reply(session: Session, agent: Agent, conversation_id: str, text: str) -> Message:
-    """Through the ticket, so the ticket and the chat agree (the mirror appends it)."""
+    """Through the ticket, so the ticket and the chat agree (the mirror appends it). An
+    agent who answers a chat nobody owns takes its ticket (when they serve its queue), so
+    the bot stops saying the request is waiting for a colleague."""
     found = chat_for_agent(session, agent, conversation_id)
     support_identity(session, agent)
+    ticket = found.ticket
+    if ticket.assignee_id is None and tickets.agent_serves_queue(
+        agent, ticket.team, ticket.language
+    ):
+        tickets.assign(session, ticket, agent, Actor.agent(agent.id))
     return tickets.add_message(
         session,
         found.ticket,
