@@ -3,6 +3,7 @@
 from kefu.audit import models as audit_models
 from kefu.bot import models as bot_models
 from kefu.chain import models as chain_models
+from kefu.chat import models as chat_models
 from kefu.core import models as core_models
 from kefu.disputes import models as dispute_models
 from kefu.exchange import models as exchange_models
@@ -19,6 +20,7 @@ __all__ = [
     "audit_models",
     "bot_models",
     "chain_models",
+    "chat_models",
     "core_models",
     "dispute_models",
     "exchange_models",

@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 target=run_forever, args=(engine, settings, stop), name="kefu-jobs", daemon=True
             )
             worker.start()
+        await app.state.broker.start()
         yield
+        await app.state.broker.stop()
         stop.set()
         close = getattr(app.state.exchange, "aclose", None)
         if close is not None:  # the http adapter's connection pool
@@ -62,6 +64,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessionmaker = session_factory(engine)
     app.state.settings = settings
     app.state.exchange = exchange_for(settings, engine)
+    from kefu.core.pubsub import broker_for
+
+    # Fan-out between web workers (live chat): LISTEN/NOTIFY on PostgreSQL, else in-process.
+    app.state.broker = broker_for(settings.database_url, settings.pubsub_broker)
     from kefu.security.own_addresses import ExchangeOwnAddresses
 
     # The chain module's privacy rule reads the customer's own addresses from the exchange.
@@ -138,4 +144,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(console_tickets_router)
     app.include_router(console_chain_router)
+    from kefu.chat.pages import router as chat_demo_pages
+    from kefu.chat.routes import router as chat_router
+    from kefu.web.console.chats import router as console_chats_router
+
+    for router in (chat_router, console_chats_router, chat_demo_pages):
+        app.include_router(router)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def demo(
     if not model_path(settings).exists():
         typer.echo("training the bot's intent model (first run only) ...")
         classifier(settings)
+    # The demo "exchange app" page that embeds the chat widget (kefu.chat.pages).
+    os.environ.setdefault("KEFU_DEMO_PAGES", "true")
+    get_settings.cache_clear()
     uvicorn.run("kefu.app:create_app", factory=True, host=host, port=port)
 
 

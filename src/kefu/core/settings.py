@@ -181,6 +181,18 @@ class Settings(BaseSettings):
     disputes_wick_threshold: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
     # Recorded and recomputed liquidation prices further apart than this (fraction) disagree.
     disputes_price_tolerance: Decimal = Field(default=Decimal("0.002"), gt=0, lt=1)
+    # --- live chat (kefu.chat) ---
+    # Pages on other sites allowed to open the chat WebSocket (e.g. "https://www.exchange.example");
+    # kefu's own origin is always allowed. Every other Origin is refused (cross-site hijacking).
+    chat_allowed_origins: list[str] = Field(default_factory=list)
+    # Seconds a new chat connection has to send its first ("hello") frame.
+    chat_hello_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Fan-out between web workers: "auto" is PostgreSQL LISTEN/NOTIFY on PostgreSQL and
+    # in-process otherwise (one worker).
+    pubsub_broker: Literal["auto", "memory", "postgresql"] = "auto"
+    # The demo "exchange app" page (/demo/exchange) that embeds the chat widget; `kefu demo`
+    # turns it on. It mints customer tokens for the demo customers: never on in production.
+    demo_pages: bool = False
 
     @classmethod
     def settings_customise_sources(

@@ -611,6 +611,7 @@ def _sign_in_lines(base_url: str) -> list[str]:
     lines = [
         f"Agent console: {base_url}/console",
         f"API docs:      {base_url}/docs",
+        f"Demo exchange: {base_url}/demo/exchange (chat widget as a demo customer)",
         f"Sign in (every demo agent's password is {DEMO_PASSWORD!r}):",
     ]
     for spec in DEMO_AGENTS:

@@ -58,6 +58,8 @@ _TAGS: Table = TicketTag.__table__  # type: ignore[assignment]
 # Published with the new Ticket once it is flushed, in the transaction that creates it (so no
 # one else can see it yet); the SLA module starts its clocks on it.
 TICKET_CREATED = "ticket.created"
+# Published with each new ticket Message once it is flushed (the live chat mirrors agent replies).
+TICKET_MESSAGE_ADDED = "ticket.message_added"
 
 
 class TicketClosed(Conflict):
@@ -438,6 +440,7 @@ def add_message(
         subject_id=ticket.id,
         data={"message_id": message.id, "kind": kind},
     )
+    publish(session, TICKET_MESSAGE_ADDED, message)
     return message
 
 

@@ -1,0 +1,1 @@
+"""Live chat: the customer widget, its WebSocket, and the agents' live view."""
