@@ -64,27 +64,6 @@ def open_widget_as_customer(page: Page, base_url: str, language: str) -> tuple[s
     return name, code.inner_text()
 
 
-def axe_findings(page: Page, source: str) -> list[dict[str, Any]]:
-    """Serious and critical axe-core findings, as the harness's `axe_violations`, but without
-    axe's CSSOM preload: for a stylesheet linked in a shadow root (the widget's) the preload
-    copies it into an inline <style>, which the page's CSP rightly refuses."""
-    page.evaluate(source)
-    found: list[dict[str, Any]] = page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {
-                preload: false,
-                runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-                resultTypes: ["violations"],
-            });
-            return result.violations.map(v => ({
-                id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")),
-            }));
-        }"""
-    )
-    return [v for v in found if v["impact"] in ("serious", "critical")]
-
-
 def widget_log(page: Page) -> Locator:
     return page.locator(".kefu-log")
 
@@ -134,7 +113,7 @@ def test_customer_chats_bot_hands_off_agent_answers(
     chat_server: LiveServer,
     new_page: Callable[..., Page],
     shoot: Callable[[Page, str], Path],
-    _axe_source: str,
+    axe_violations: Callable[..., list[dict[str, Any]]],
     demo_totp: DemoTotp,
     language: str,
 ) -> None:
@@ -160,7 +139,7 @@ def test_customer_chats_bot_hands_off_agent_answers(
     expect(customer.locator(".code-result .ok")).to_contain_text("Tan Wei Ming")
     customer.get_by_role("button", name=TEXTS[language]["open"]).click()
     expect(customer.locator("#kefu-input")).to_be_focused()
-    assert axe_findings(customer, _axe_source) == []
+    assert axe_violations(customer) == []
 
 
 def test_widget_survives_a_server_restart_mid_conversation(

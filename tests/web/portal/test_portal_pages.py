@@ -5,7 +5,6 @@ upload and the "is this really kefu support?" check."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,7 +14,10 @@ from sqlalchemy.orm import Session
 
 from kefu.app import create_app
 from kefu.audit.service import Actor
+from kefu.bot.models import Conversation
+from kefu.chat import service as chat
 from kefu.core.settings import Settings, get_settings
+from kefu.identity import service as identity
 from kefu.identity.documents import service as documents
 from kefu.identity.documents.models import IdentityDocument
 from kefu.identity.models import Role
@@ -336,51 +338,52 @@ def test_wrong_type_and_oversize_files_are_refused_by_name_and_nothing_is_kept(
 # --- is this really kefu support? ----------------------------------------------------------
 
 
+def _chat_with_agent(session: Session, customer: Any, agent_name: str | None) -> tuple[str, str]:
+    """A chat of the customer's (as the widget opens one), answered by an agent if named:
+    (verification code, the agent's public handle or "")."""
+    conversation = Conversation(customer_id=customer.id, language="en")
+    session.add(conversation)
+    session.flush()
+    chat_session = chat.ensure_chat(session, conversation)
+    handle = ""
+    if agent_name is not None:
+        agent = make_agent(session, display_name=agent_name)
+        chat_session.agent_id = agent.id
+        handle = chat.support_identity(session, agent).handle
+    session.commit()
+    return chat_session.verification_code, handle
+
+
 def test_the_support_check_lists_conversations_and_checks_a_code(
     client: TestClient, session: Session, engine: Engine
 ) -> None:
     customer, other = make_customer(session), make_customer(session)
-    # Conversations as the chat module reports them (`customer_conversations`), here from
-    # a source of our own until that module is installed.
-    conversations = {
-        customer.id: [
-            {
-                "id": "c1",
-                "verification_code": "K7Q-42P",
-                "agent_display_name": "Wang Fang",
-                "verified_identity": "Wang Fang · kefu support #0042",
-                "started_at": datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
-            }
-        ],
-        other.id: [{"id": "c2", "verification_code": "ZZZ-999", "started_at": None}],
-    }
-    app: Any = client.app
-    app.state.portal_conversation_source = lambda db, customer_id: conversations.get(
-        customer_id, []
-    )
+    code, handle = _chat_with_agent(session, customer, "Wang Fang")
+    their_code, _ = _chat_with_agent(session, other, None)
     portal_sign_in(client, customer)
     page = client.get("/portal/verify")
-    assert "K7Q-42P" in page.text and "Wang Fang · kefu support #0042" in page.text
-    assert "ZZZ-999" not in page.text
+    assert code in page.text and "Wang Fang" in page.text and handle in page.text
+    assert their_code not in page.text
     csrf = csrf_from(page.text)
 
-    genuine = client.post("/portal/verify", data={"code": "k7q 42p", "csrf_token": csrf})
+    typed = code.lower().replace("-", " ")
+    genuine = client.post("/portal/verify", data={"code": typed, "csrf_token": csrf})
     assert genuine.status_code == 200
-    assert "Genuine" in genuine.text and "2026-11-20 09:30 UTC" in genuine.text
-    # Another customer's code proves nothing to this one.
-    fake = client.post("/portal/verify", data={"code": "ZZZ-999", "csrf_token": csrf})
+    assert "Genuine" in genuine.text and f"Your agent is Wang Fang ({handle})" in genuine.text
+    # Another customer's real code proves nothing to this one.
+    fake = client.post("/portal/verify", data={"code": their_code, "csrf_token": csrf})
     assert "Not genuine" in fake.text
-    empty = client.post("/portal/verify", data={"code": " - ", "csrf_token": csrf})
+    malformed = client.post("/portal/verify", data={"code": "12345", "csrf_token": csrf})
+    assert malformed.status_code == 422 and "A support code looks like ABCD-2345." in malformed.text
+    empty = client.post("/portal/verify", data={"code": " ", "csrf_token": csrf})
     assert empty.status_code == 422 and "Enter the code you were given." in empty.text
 
-    checks = audit_entries(engine, action="portal.support_code_checked")
-    assert [e.data["matched"] for e in checks] == [True, False]
-    assert all("K7Q" not in str(e.data) and "ZZZ" not in str(e.data) for e in checks)
+    checks = audit_entries(engine, action="chat.code_checked")
+    assert [e.data["genuine"] for e in checks] == [True, False]
+    assert all(code not in str(e.data) and their_code not in str(e.data) for e in checks)
 
 
-def test_the_support_check_works_before_the_chat_module_exists(
-    client: TestClient, session: Session
-) -> None:
+def test_the_support_check_without_conversations(client: TestClient, session: Session) -> None:
     portal_sign_in(client, make_customer(session))
     page = client.get("/portal/verify")
     assert page.status_code == 200
@@ -410,3 +413,16 @@ def test_the_language_switch_keeps_the_page_and_the_choice(
     )
     assert outside.headers["location"] == "/portal"
     assert '<html lang="en">' in client.get("/portal/tickets").text
+
+
+def test_a_signed_in_customer_gets_the_chat_widget_with_their_own_token(
+    client: TestClient, session: Session, engine: Engine
+) -> None:
+    customer = make_customer(session)
+    assert "/static/chat/widget.js" not in client.get("/portal/help").text
+    portal_sign_in(client, customer)
+    page = client.get("/portal/tickets")
+    found = re.search(r'src="/static/chat/widget\.js" defer data-kefu-token="([^"]+)"', page.text)
+    assert found is not None
+    with new_session(engine) as s:
+        assert identity.verify_customer_token(s, found.group(1)).id == customer.id

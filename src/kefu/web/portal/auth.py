@@ -48,6 +48,7 @@ class CustomerView:
     error page rendered after the request's database session has rolled back."""
 
     display_name: str
+    external_id: str  # the exchange's id for them: the chat widget's token names it
 
 
 def safe_next(value: str | None) -> str:
@@ -72,7 +73,7 @@ def optional_portal_customer(request: Request, db: DbSession) -> PortalCustomer 
         return None
     request.state.language = portal_session.language
     i18n.set_language(portal_session.language)
-    request.state.portal_customer = CustomerView(customer.display_name)
+    request.state.portal_customer = CustomerView(customer.display_name, customer.external_id)
     return PortalCustomer(customer, portal_session)
 
 

@@ -10,15 +10,16 @@ works once. Every form of the portal itself carries a CSRF token bound to the po
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from kefu.audit.service import Actor, record
+from kefu.chat.service import BadVerificationCode
 from kefu.core import i18n
+from kefu.core.clock import utcnow
 from kefu.core.errors import KefuError, NotFound
 from kefu.core.i18n import N_
 from kefu.core.settings import Settings
@@ -37,6 +38,7 @@ from kefu.web.portal import service as portal
 from kefu.web.portal.auth import (
     HOME,
     SIGN_IN,
+    CustomerView,
     MaybeCustomer,
     PortalCustomer,
     SignedInCustomer,
@@ -44,13 +46,14 @@ from kefu.web.portal.auth import (
     safe_next,
     set_portal_cookie,
 )
-from kefu.web.rendering import LANGUAGE_NAMES, STATIC_DIR, render
+from kefu.web.rendering import LANGUAGE_NAMES, render
 from kefu.web.security import LANGUAGE_COOKIE, set_cookie, verify_csrf
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
 Csrf = Depends(verify_csrf)
-WIDGET = STATIC_DIR / "chat" / "widget.js"
+# The chat widget's customer token: the chat re-authenticates with it on every reconnect.
+WIDGET_TOKEN_LIFETIME = timedelta(hours=2)
 SUBJECT_MAX = 200
 MESSAGE_MAX = 20_000
 # Files per upload form: each is checked by the documents service on its own.
@@ -99,6 +102,10 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else ""
 
 
+def _widget_token(customer: CustomerView) -> str:
+    return identity.sign_customer_token(customer.external_id, utcnow() + WIDGET_TOKEN_LIFETIME)
+
+
 def page(
     request: Request,
     template: str,
@@ -106,11 +113,12 @@ def page(
     *,
     status_code: int = 200,
 ) -> Response:
-    """A portal page: the layout knows the customer (if signed in) and whether the chat
-    widget is installed."""
+    """A portal page: the layout knows the customer (if signed in), who gets the chat widget
+    with a short-lived customer token, signed here as the exchange would sign it."""
+    customer: CustomerView | None = getattr(request.state, "portal_customer", None)
     values: dict[str, Any] = {
-        "customer": getattr(request.state, "portal_customer", None),
-        "chat_widget": WIDGET.is_file(),
+        "customer": customer,
+        "chat_token": _widget_token(customer) if customer is not None else None,
         "when": when,
         "category_labels": CATEGORY_LABELS,
         "ticket_status_labels": TICKET_STATUS_LABELS,
@@ -571,11 +579,6 @@ def submit(request: Request, db: DbSession, user: SignedInCustomer) -> Response:
 # --- is this really kefu support? ----------------------------------------------------------
 
 
-def _conversation_source(request: Request) -> conversations.ConversationSource | None:
-    override = getattr(request.app.state, "portal_conversation_source", None)
-    return override if callable(override) else conversations.chat_source()
-
-
 def _verify_page(
     request: Request,
     db: Session,
@@ -585,18 +588,8 @@ def _verify_page(
     checked: bool = False,
     error: str | None = None,
 ) -> Response:
-    proofs = conversations.customer_conversations(db, customer.id, _conversation_source(request))
-    match = conversations.matching_conversation(proofs, code) if checked else None
-    if checked:
-        # Who checked, and whether it matched; never the code itself.
-        record(
-            db,
-            Actor.customer(customer.id),
-            "portal.support_code_checked",
-            subject_type="customer",
-            subject_id=customer.id,
-            data={"matched": match is not None},
-        )
+    match = conversations.check_code(db, customer.id, code) if checked else None
+    proofs = conversations.customer_conversations(db, customer.id)
     return page(
         request,
         "portal/verify.html",
@@ -623,8 +616,11 @@ def check_code(
     user: SignedInCustomer,
     code: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    if not conversations.normalize_code(code):
+    if not code.strip():
         return _verify_page(
             request, db, user.customer, code=code, error=N_("Enter the code you were given.")
         )
-    return _verify_page(request, db, user.customer, code=code, checked=True)
+    try:
+        return _verify_page(request, db, user.customer, code=code, checked=True)
+    except BadVerificationCode as error:  # not even the shape of one of our codes
+        return _verify_page(request, db, user.customer, code=code, error=error.message)
