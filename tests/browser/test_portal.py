@@ -52,14 +52,16 @@ def test_a_customer_uses_the_portal_in_english(
     page = new_page("en")
     _sign_in(page, live_server, EN_CUSTOMER)
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("heading", level=1)).to_have_text("My tickets")
+    expect(page.locator("main").get_by_role("heading", level=1)).to_have_text("My tickets")
     _check(page, shoot, axe_violations, "portal-tickets-en")
 
     # The help articles: search, then read the best answer inside the portal.
     page.get_by_role("link", name="Help articles").click()
-    page.get_by_label("Search the help articles").fill("my account was hacked")
-    page.get_by_role("button", name="Search").click()
-    expect(page.get_by_role("heading", level=2)).to_contain_text("my account was hacked")
+    page.locator("main").get_by_label("Search the help articles").fill("my account was hacked")
+    page.locator("main").get_by_role("button", name="Search").click()
+    expect(page.locator("main").get_by_role("heading", level=2)).to_contain_text(
+        "my account was hacked"
+    )
     _check(page, shoot, axe_violations, "portal-help-search-en")
     page.locator("ol.results a").first.click()
     page.wait_for_url("**/portal/help/en/account-compromised")
@@ -70,41 +72,43 @@ def test_a_customer_uses_the_portal_in_english(
     page.get_by_role("link", name="My tickets").click()
     page.get_by_role("link", name="New ticket").click()
     _check(page, shoot, axe_violations, "portal-ticket-new-en")
-    page.get_by_label("Subject").fill("Withdrawal stuck")
-    page.get_by_role("button", name="Send").click()
-    expect(page.get_by_role("alert")).to_contain_text("Choose what your question is about.")
+    page.locator("main").get_by_label("Subject").fill("Withdrawal stuck")
+    page.locator("main").get_by_role("button", name="Send").click()
+    expect(page.locator("main").get_by_role("alert")).to_contain_text(
+        "Choose what your question is about."
+    )
     expect(page.locator("#category")).to_have_attribute("aria-invalid", "true")
     _check(page, shoot, axe_violations, "portal-ticket-new-errors-en")
-    page.get_by_label("What is it about?").select_option("withdrawal")
-    page.get_by_label("Describe your problem").fill(
+    page.locator("main").get_by_label("What is it about?").select_option("withdrawal")
+    page.locator("main").get_by_label("Describe your problem").fill(
         "My USDT withdrawal has been pending for three hours."
     )
-    page.get_by_role("button", name="Send").click()
+    page.locator("main").get_by_role("button", name="Send").click()
     page.wait_for_url(re.compile(r".*/portal/tickets/[^/?]+\?created=1$"))
-    expect(page.get_by_role("status")).to_contain_text("is open")
-    page.get_by_label("Your message").fill("The transaction id is 0xabc.")
-    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("main").get_by_role("status")).to_contain_text("is open")
+    page.locator("main").get_by_label("Your message").fill("The transaction id is 0xabc.")
+    page.locator("main").get_by_role("button", name="Send reply").click()
     expect(page.locator("#latest")).to_contain_text("The transaction id is 0xabc.")
     _check(page, shoot, axe_violations, "portal-ticket-en")
 
     # An ID document: choose the kind, upload, submit for review.
     page.get_by_role("link", name="ID documents").click()
-    page.get_by_label("Passport").check()
-    page.get_by_label("Files").set_input_files(
+    page.locator("main").get_by_label("Passport").check()
+    page.locator("main").get_by_label("Files").set_input_files(
         {"name": "passport.png", "mimeType": "image/png", "buffer": PNG}
     )
-    page.get_by_role("button", name="Upload", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("Uploaded.")
+    page.locator("main").get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("main").get_by_role("status")).to_contain_text("Uploaded.")
     expect(page.get_by_text("passport.png")).to_be_visible()
-    page.get_by_role("button", name="Submit for review").click()
-    expect(page.get_by_role("status")).to_contain_text("Submitted.")
+    page.locator("main").get_by_role("button", name="Submit for review").click()
+    expect(page.locator("main").get_by_role("status")).to_contain_text("Submitted.")
     expect(page.locator("table")).to_contain_text("Waiting for review")
     _check(page, shoot, axe_violations, "portal-documents-en")
 
     page.get_by_role("link", name="Is this really kefu support?").click()
-    page.get_by_label("Verification code").fill("NOT-A-CODE")
-    page.get_by_role("button", name="Check").click()
-    expect(page.get_by_role("status")).to_contain_text("Not genuine")
+    page.locator("main").get_by_label("Verification code").fill("NOT-A-CODE")
+    page.locator("main").get_by_role("button", name="Check").click()
+    expect(page.locator("main").get_by_role("status")).to_contain_text("Not genuine")
     _check(page, shoot, axe_violations, "portal-verify-en")
 
     page.get_by_role("button", name="Sign out").click()
@@ -120,21 +124,21 @@ def test_a_chinese_speaking_customer_sees_the_portal_in_chinese(
     page = new_page("zh-CN")
     _sign_in(page, live_server, ZH_CUSTOMER)
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    expect(page.get_by_role("heading", level=1)).to_have_text("我的工单")
+    expect(page.locator("main").get_by_role("heading", level=1)).to_have_text("我的工单")
     _check(page, shoot, axe_violations, "portal-tickets-zh")
     page.get_by_role("link", name="新建工单").click()
-    page.get_by_label("问题类别").select_option("deposit")
-    page.get_by_label("主题").fill("USDT 充值未到账")
-    page.get_by_label("问题描述").fill("已经两个小时了，交易哈希是 0xabc。")
-    page.get_by_role("button", name="发送").click()
+    page.locator("main").get_by_label("问题类别").select_option("deposit")
+    page.locator("main").get_by_label("主题").fill("USDT 充值未到账")
+    page.locator("main").get_by_label("问题描述").fill("已经两个小时了，交易哈希是 0xabc。")
+    page.locator("main").get_by_role("button", name="发送").click()
     page.wait_for_url(re.compile(r".*/portal/tickets/[^/?]+\?created=1$"))
-    expect(page.get_by_role("heading", name="对话")).to_be_visible()
+    expect(page.locator("main").get_by_role("heading", name="对话")).to_be_visible()
     expect(page.locator("#latest")).to_contain_text("交易哈希")
     _check(page, shoot, axe_violations, "portal-ticket-zh")
 
     page.get_by_role("link", name="帮助文章").click()
-    page.get_by_label("搜索帮助文章").fill("充值没到账")
-    page.get_by_role("button", name="搜索").click()
+    page.locator("main").get_by_label("搜索帮助文章").fill("充值没到账")
+    page.locator("main").get_by_role("button", name="搜索").click()
     page.locator("ol.results a").first.click()
     page.wait_for_url("**/portal/help/zh-CN/deposit-not-credited")
     _check(page, shoot, axe_violations, "portal-article-zh")
@@ -152,7 +156,9 @@ def test_a_chinese_speaking_customer_sees_the_portal_in_chinese(
     page.get_by_label("语言").select_option("en")
     page.get_by_role("button", name="切换").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Is this really kefu support?")
+    expect(page.locator("main").get_by_role("heading", level=1)).to_have_text(
+        "Is this really kefu support?"
+    )
 
 
 def test_a_bad_link_gets_a_clear_page(
@@ -161,7 +167,7 @@ def test_a_bad_link_gets_a_clear_page(
     page = new_page("zh-CN")
     response = page.goto(f"{live_server.url}/portal/sign-in?token=forged.token")
     assert response is not None and response.status == 401
-    expect(page.get_by_role("alert")).to_contain_text("登录链接无效或已过期")
+    expect(page.locator("main").get_by_role("alert")).to_contain_text("登录链接无效或已过期")
     _check(page, shoot, axe_violations, "portal-bad-link-zh")
 
 
@@ -199,4 +205,6 @@ def test_a_ticket_is_created_with_the_keyboard_alone(
     tab_to("button[type=submit].primary")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/portal/tickets/[^/?]+\?created=1$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Typed with the keyboard")
+    expect(page.locator("main").get_by_role("heading", level=1)).to_have_text(
+        "Typed with the keyboard"
+    )

@@ -374,7 +374,7 @@ def test_the_support_check_lists_conversations_and_checks_a_code(
     fake = client.post("/portal/verify", data={"code": their_code, "csrf_token": csrf})
     assert "Not genuine" in fake.text
     malformed = client.post("/portal/verify", data={"code": "12345", "csrf_token": csrf})
-    assert malformed.status_code == 422 and "A support code looks like ABCD-2345." in malformed.text
+    assert malformed.status_code == 200 and "Not genuine" in malformed.text
     empty = client.post("/portal/verify", data={"code": " ", "csrf_token": csrf})
     assert empty.status_code == 422 and "Enter the code you were given." in empty.text
 

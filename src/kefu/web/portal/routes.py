@@ -588,7 +588,12 @@ def _verify_page(
     checked: bool = False,
     error: str | None = None,
 ) -> Response:
-    match = conversations.check_code(db, customer.id, code) if checked else None
+    match = None
+    if checked:
+        try:
+            match = conversations.check_code(db, customer.id, code)
+        except BadVerificationCode:  # not even shaped like one of our codes: not genuine
+            match = None
     proofs = conversations.customer_conversations(db, customer.id)
     return page(
         request,
@@ -620,7 +625,4 @@ def check_code(
         return _verify_page(
             request, db, user.customer, code=code, error=N_("Enter the code you were given.")
         )
-    try:
-        return _verify_page(request, db, user.customer, code=code, checked=True)
-    except BadVerificationCode as error:  # not even the shape of one of our codes
-        return _verify_page(request, db, user.customer, code=code, error=error.message)
+    return _verify_page(request, db, user.customer, code=code, checked=True)
