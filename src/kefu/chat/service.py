@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import Actor, record
@@ -34,7 +34,7 @@ from kefu.bot.classifier import IntentClassifier
 from kefu.bot.models import Conversation, ConversationStatus
 from kefu.bot.services import BotServices
 from kefu.core.clock import utcnow
-from kefu.core.errors import BadRequest, NotFound
+from kefu.core.errors import BadRequest, KefuError, NotFound
 from kefu.core.i18n import N_, translate
 from kefu.core.pubsub import notify
 from kefu.identity.models import Agent, Customer
@@ -62,6 +62,12 @@ class ChatSessionNotFound(NotFound):
 class BadClientId(BadRequest):
     code = "bad_client_id"
     message = N_("Each message needs its own id: 8 to 64 letters, digits, - or _.")
+
+
+class ChatRateLimited(KefuError):
+    status = 429
+    code = "chat_rate_limited"
+    message = N_("You are sending messages too quickly. Please wait a minute and try again.")
 
 
 class BadVerificationCode(BadRequest):
@@ -314,6 +320,23 @@ class Posted:
     duplicate: bool
 
 
+def _recent_customer_messages(session: Session, customer_id: str) -> int:
+    since = utcnow() - timedelta(minutes=1)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ChatEvent)
+            .join(ChatSession, ChatSession.conversation_id == ChatEvent.conversation_id)
+            .where(
+                ChatSession.customer_id == customer_id,
+                ChatEvent.author == "customer",
+                ChatEvent.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
 def post_customer_message(
     session: Session,
     customer: Customer,
@@ -323,9 +346,12 @@ def post_customer_message(
     *,
     model: IntentClassifier,
     services: BotServices,
+    per_minute: int = 20,
 ) -> Posted:
     """Store the customer's message once per client id, then let the bot (or, after the
-    handoff, the ticket) take it. A resend answers with the first copy's sequence number."""
+    handoff, the ticket) take it. A resend answers with the first copy's sequence number;
+    more than `per_minute` new messages in a minute, over all the customer's chats, are
+    refused (the count is in the database, so it holds across connections and workers)."""
     if not CLIENT_ID.match(client_id):
         raise BadClientId()
     chat = _lock(session, conversation_id)
@@ -338,6 +364,8 @@ def post_customer_message(
     )
     if existing is not None:
         return Posted(existing, duplicate=True)
+    if _recent_customer_messages(session, customer.id) >= per_minute:
+        raise ChatRateLimited()
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         raise ChatSessionNotFound()

@@ -29,6 +29,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -347,6 +349,7 @@ class CustomerConnection(Connection):
                 text,
                 model=model,
                 services=services,
+                per_minute=self.settings.chat_messages_per_minute,
             )
 
         posted = await self.db(post)
@@ -384,6 +387,7 @@ class CustomerConnection(Connection):
     async def run_anonymous(self) -> None:
         """Public help only: the bot's public answers, nothing stored, no handoff."""
         await self.send({"type": "welcome", "mode": "anonymous", "conversation": None})
+        limiter = PerMinute(self.settings.chat_messages_per_minute)
         model = bot.classifier(self.settings)
         services = bot_services(self.app)
         while True:
@@ -406,6 +410,7 @@ class CustomerConnection(Connection):
                     raise FrameError()
                 if not service.CLIENT_ID.match(client_id):
                     raise service.BadClientId()
+                limiter.take()
                 language = self.language
                 answer = await self.db(
                     partial(
@@ -425,6 +430,23 @@ class CustomerConnection(Connection):
             for reply in answer.replies:
                 self.anonymous_seq += 1
                 await self.send(_anonymous_event(self.anonymous_seq, "bot", reply, None))
+
+
+class PerMinute:
+    """A sliding one-minute window for one visitor's connection (nothing of theirs is
+    stored, so the limit lives with the socket)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent: deque[float] = deque()
+
+    def take(self) -> None:
+        now = time.monotonic()
+        while self.sent and now - self.sent[0] >= 60:
+            self.sent.popleft()
+        if len(self.sent) >= self.limit:
+            raise service.ChatRateLimited()
+        self.sent.append(now)
 
 
 def _frames(session: Session, *, conversation_id: str, after: int) -> list[dict[str, Any]]:

@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     chat_allowed_origins: list[str] = Field(default_factory=list)
     # Seconds a new chat connection has to send its first ("hello") frame.
     chat_hello_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Messages a signed-in customer (across their chats, on every worker) or one visitor's
+    # connection may send per minute; more are refused with `chat_rate_limited`.
+    chat_messages_per_minute: int = Field(default=20, ge=1, le=1000)
     # Fan-out between web workers: "auto" is PostgreSQL LISTEN/NOTIFY on PostgreSQL and
     # in-process otherwise (one worker).
     pubsub_broker: Literal["auto", "memory", "postgresql"] = "auto"
